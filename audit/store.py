@@ -1,0 +1,304 @@
+"""The workspace's SQLite state: one file, schema versioned by recorded migrations.
+
+Every write for one unit of work (a day's sample, a call's transcript, a call's
+flags) happens in one transaction, and uses upserts keyed on natural ids, so a
+rerun updates rows instead of adding them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pandas as pd
+
+from audit.errors import AuditError, LockError
+
+# Each entry moves the schema one version up. Never edit a released entry: append.
+MIGRATIONS: list[str] = [
+    # 1: runs, calls, samples, per-call stage status, problems
+    """
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        day TEXT NOT NULL,
+        command TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        status TEXT NOT NULL DEFAULT 'started',
+        summary TEXT
+    );
+    CREATE TABLE calls (
+        call_id TEXT PRIMARY KEY,
+        day TEXT NOT NULL,
+        agent_id TEXT NOT NULL,
+        agent_name TEXT,
+        team TEXT,
+        start TEXT NOT NULL,
+        duration REAL NOT NULL,
+        audio_path TEXT NOT NULL,
+        caller TEXT,
+        topic_hint TEXT,
+        direction TEXT,
+        is_new INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX calls_day ON calls(day, agent_id);
+    CREATE TABLE samples (
+        day TEXT NOT NULL,
+        call_id TEXT NOT NULL REFERENCES calls(call_id),
+        band TEXT,
+        reason TEXT NOT NULL,
+        PRIMARY KEY (day, call_id)
+    );
+    CREATE TABLE stage_status (
+        call_id TEXT NOT NULL,
+        stage TEXT NOT NULL,
+        status TEXT NOT NULL,
+        error TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (call_id, stage)
+    );
+    CREATE TABLE problems (
+        day TEXT NOT NULL,
+        stage TEXT NOT NULL,
+        item TEXT NOT NULL,
+        message TEXT NOT NULL,
+        PRIMARY KEY (day, stage, item)
+    );
+    """,
+    # 2: transcripts cached by content, flags, scores, reviews
+    """
+    CREATE TABLE transcripts (
+        cache_key TEXT PRIMARY KEY,
+        audio_sha256 TEXT NOT NULL,
+        engine TEXT NOT NULL,
+        model TEXT NOT NULL,
+        options TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE call_transcripts (
+        call_id TEXT PRIMARY KEY,
+        cache_key TEXT NOT NULL REFERENCES transcripts(cache_key)
+    );
+    CREATE TABLE flags (
+        flag_key TEXT PRIMARY KEY,
+        call_id TEXT NOT NULL,
+        category TEXT NOT NULL,
+        rule_id TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        points REAL NOT NULL,
+        speaker TEXT,
+        start REAL,
+        end REAL,
+        evidence TEXT,
+        rulepack TEXT
+    );
+    CREATE INDEX flags_call ON flags(call_id);
+    CREATE TABLE call_scores (
+        call_id TEXT PRIMARY KEY,
+        topic TEXT,
+        total REAL,
+        dimensions TEXT NOT NULL,
+        measures TEXT NOT NULL,
+        rulepack TEXT
+    );
+    CREATE TABLE reviews (
+        flag_key TEXT PRIMARY KEY,
+        decision TEXT,
+        followup TEXT,
+        note TEXT,
+        reviewed_at TEXT NOT NULL
+    );
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+class Store:
+    """Thin wrapper over one SQLite file. Use `with store.tx():` around a unit of work."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.migrate()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    def migrate(self) -> None:
+        current = self.version
+        if current > SCHEMA_VERSION:
+            raise AuditError(
+                f"{self.path} has schema version {current}, newer than this callaudit ({SCHEMA_VERSION}); upgrade callaudit"
+            )
+        for version in range(current, SCHEMA_VERSION):
+            with self.tx():
+                for stmt in MIGRATIONS[version].split(";"):
+                    if stmt.strip():
+                        self.db.execute(stmt)
+                self.db.execute(f"PRAGMA user_version = {version + 1}")
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """One transaction; rolled back on any exception."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        else:
+            self.db.execute("COMMIT")
+
+    # ---- calls and samples -------------------------------------------------
+
+    def upsert_calls(self, calls: pd.DataFrame) -> None:
+        rows = [
+            (
+                r.call_id, str(r.day), r.agent_id, r.agent_name, r.team, str(r.start), float(r.duration),
+                r.audio_path, r.caller, r.topic, r.direction, int(bool(r.is_new)),
+            )
+            for r in calls.itertuples(index=False)
+        ]
+        self.db.executemany(
+            """INSERT INTO calls (call_id, day, agent_id, agent_name, team, start, duration, audio_path,
+                   caller, topic_hint, direction, is_new) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)
+               ON CONFLICT(call_id) DO UPDATE SET day=excluded.day, agent_id=excluded.agent_id,
+                   agent_name=excluded.agent_name, team=excluded.team, start=excluded.start,
+                   duration=excluded.duration, audio_path=excluded.audio_path, caller=excluded.caller,
+                   topic_hint=excluded.topic_hint, direction=excluded.direction, is_new=excluded.is_new""",
+            rows,
+        )
+
+    def replace_sample(self, day: str, sampled: pd.DataFrame) -> None:
+        """The day's sample is replaced as a whole (same seed -> same rows)."""
+        self.db.execute("DELETE FROM samples WHERE day = ?", (day,))
+        self.db.executemany(
+            "INSERT INTO samples (day, call_id, band, reason) VALUES (?,?,?,?)",
+            [(day, r.call_id, r.band, r.reason) for r in sampled.itertuples(index=False)],
+        )
+
+    def record_problem(self, day: str, stage: str, item: str, message: str) -> None:
+        self.db.execute(
+            """INSERT INTO problems (day, stage, item, message) VALUES (?,?,?,?)
+               ON CONFLICT(day, stage, item) DO UPDATE SET message=excluded.message""",
+            (day, stage, item, message),
+        )
+
+    def clear_problems(self, day: str, stage: str) -> None:
+        self.db.execute("DELETE FROM problems WHERE day = ? AND stage = ?", (day, stage))
+
+    def problems(self, day: str) -> list[sqlite3.Row]:
+        return self.db.execute(
+            "SELECT stage, item, message FROM problems WHERE day = ? ORDER BY stage, item", (day,)
+        ).fetchall()
+
+    def sampled_calls(self, day: str) -> pd.DataFrame:
+        return pd.read_sql_query(
+            """SELECT c.*, s.band, s.reason FROM samples s JOIN calls c USING (call_id)
+               WHERE s.day = ? ORDER BY c.agent_id, c.start, c.call_id""",
+            self.db,
+            params=(day,),
+        )
+
+    # ---- per-call stage status ---------------------------------------------
+
+    def set_status(self, call_id: str, stage: str, status: str, error: str | None = None) -> None:
+        self.db.execute(
+            """INSERT INTO stage_status (call_id, stage, status, error, updated_at) VALUES (?,?,?,?,?)
+               ON CONFLICT(call_id, stage) DO UPDATE SET status=excluded.status, error=excluded.error,
+                   updated_at=excluded.updated_at""",
+            (call_id, stage, status, error, now()),
+        )
+
+    def status(self, call_id: str, stage: str) -> str | None:
+        row = self.db.execute(
+            "SELECT status FROM stage_status WHERE call_id = ? AND stage = ?", (call_id, stage)
+        ).fetchone()
+        return row[0] if row else None
+
+    # ---- runs --------------------------------------------------------------
+
+    def start_run(self, day: str, command: str) -> int:
+        cur = self.db.execute(
+            "INSERT INTO runs (day, command, started_at) VALUES (?,?,?)", (day, command, now())
+        )
+        return int(cur.lastrowid)
+
+    def finish_run(self, run_id: int, status: str, summary: dict) -> None:
+        self.db.execute(
+            "UPDATE runs SET finished_at = ?, status = ?, summary = ? WHERE id = ?",
+            (now(), status, json.dumps(summary, ensure_ascii=False, default=str), run_id),
+        )
+
+    def count(self, table: str) -> int:
+        return self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # noqa: S608 (internal names)
+
+
+@dataclass
+class RunLock:
+    """An exclusive lock file beside the database, so two nightly runs never share a workspace.
+
+    A lock whose process no longer runs is stale and is taken over."""
+
+    path: Path
+
+    def __enter__(self) -> "RunLock":
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                try:
+                    pid = int(self.path.read_text().split()[0])
+                except (ValueError, IndexError, FileNotFoundError):
+                    pid = -1
+                if pid > 0 and _alive(pid):
+                    raise LockError(
+                        f"another callaudit run (pid {pid}) holds {self.path}; wait for it, "
+                        f"or delete the file if that process is gone"
+                    )
+                self.path.unlink(missing_ok=True)  # stale: its process is gone
+                continue
+            with os.fdopen(fd, "w") as fh:
+                fh.write(f"{os.getpid()} {now()}\n")
+            return self
+        raise LockError(f"could not take {self.path}")
+
+    def __exit__(self, *exc) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
