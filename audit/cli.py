@@ -123,12 +123,37 @@ def _echo_summary(s: dict) -> None:
         click.echo(f"{s['skipped_rows']} index rows skipped (see `callaudit problems`)")
 
 
+def progress_bars(enabled: bool):
+    """progress(stage, total) -> tick(call_id, outcome): a tqdm bar per stage with calls/min and ETA."""
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    def start(stage: str, total: int):
+        bar = tqdm(total=total, desc=f"{stage:>10}", unit="call", file=sys.stderr, dynamic_ncols=True, leave=True)
+        counts = {"done": 0, "cached": 0, "failed": 0}
+
+        def tick(call_id: str, outcome: str) -> None:
+            counts[outcome] = counts.get(outcome, 0) + 1
+            rate = bar.format_dict.get("rate") or 0
+            bar.set_postfix_str(f"{rate * 60:.1f} calls/min, {counts['failed']} failed", refresh=False)
+            bar.update(1)
+            if bar.n >= bar.total:
+                bar.close()
+
+        return tick
+
+    return start
+
+
 @cli.command()
 @config_option
 @date_option(help_text="Day to audit (YYYY-MM-DD). Default: yesterday in the configured timezone.")
+@click.option("--force", is_flag=True, help="Redo transcription and scoring of calls already done.")
+@click.option("--stages", default="sample,transcribe,score", show_default=True, help="Comma-separated stages to run.")
 @json_option
 @_fail_cleanly
-def nightly(config_path: Path | None, day, as_json: bool) -> None:
+def nightly(config_path: Path | None, day, force: bool, stages: str, as_json: bool) -> None:
     """Run the night's audit: index, sample, transcribe, score, daily summary.
 
     Safe to rerun: finished calls are not redone, nothing is duplicated, and an
@@ -138,7 +163,8 @@ def nightly(config_path: Path | None, day, as_json: bool) -> None:
     from audit.nightly import run_nightly
 
     config = _load(config_path)
-    summary = run_nightly(config, day.date() if day else None, progress=not as_json)
+    wanted = tuple(x.strip() for x in stages.split(",") if x.strip())
+    summary = run_nightly(config, day.date() if day else None, force, progress_bars(not as_json), wanted)
     if as_json:
         echo_json(summary)
         return
@@ -169,6 +195,52 @@ def problems(config_path: Path | None, day, as_json: bool) -> None:
     for r in rows:
         click.echo(f"[{r['stage']}] {r['item']}: {r['message']}")
     click.echo(f"{len(rows)} problems")
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@config_option
+@click.option("--engine", type=click.Choice(["faster-whisper", "openai-whisper"]), default=None, help="Override [transcribe] engine.")
+@json_option
+@_fail_cleanly
+def transcribe(files: tuple[Path, ...], config_path: Path | None, engine: str | None, as_json: bool) -> None:
+    """Transcribe recordings ad hoc (no workspace state written).
+
+    Stereo files are transcribed per channel (agent channel from config, default
+    left); mono files once, with each segment attributed to agent or customer.
+    A file that fails is reported and the others still run (exit code 1 at the end).
+    """
+    from dataclasses import replace as dc_replace
+
+    from audit.config import TranscribeSettings
+    from audit.executor import plan_workers
+    from audit.pipeline import transcribe_options
+    from audit.transcribe import transcribe_file
+
+    has_config = config_path is not None or Path(CONFIG_NAME).exists()
+    settings = _load(config_path).transcribe if has_config else TranscribeSettings()
+    if engine:
+        settings = dc_replace(settings, engine=engine)
+    opts = transcribe_options(settings, plan_workers(1).threads)
+    results, failed = [], 0
+    for f in files:
+        try:
+            tr = transcribe_file(f, opts)
+        except AuditError as exc:
+            failed += 1
+            click.echo(f"error: {exc}", err=True)
+            results.append({"file": str(f), "error": str(exc)})
+            continue
+        if as_json:
+            results.append({"file": str(f), **tr.to_dict()})
+            continue
+        click.echo(f"== {f} ({tr.layout}, {tr.duration:.1f} s, {tr.engine} {tr.model})")
+        for s in tr.segments:
+            click.echo(f"[{s.start:7.2f} - {s.end:7.2f}] {s.speaker:8s} {s.text}")
+    if as_json:
+        echo_json(results)
+    if failed:
+        raise SystemExit(1)
 
 
 @cli.group()

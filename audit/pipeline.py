@@ -9,11 +9,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from audit.config import Config
+from audit.config import Config, TranscribeSettings
+from audit.errors import AuditError
 from audit.index import CallIndex, read_index, scan_folder
 from audit.sampling import band_counts, sample
 from audit.store import Store
@@ -88,3 +90,126 @@ def store_sample(store: Store, result: SampleResult) -> None:
         store.clear_problems(result.day, "index")
         for p in result.problems:
             store.record_problem(result.day, "index", f"row {p.row}: {p.item}" if p.row else p.item, p.message)
+
+
+# ---------------------------------------------------------------- transcription stage
+
+
+@dataclass
+class StageResult:
+    stage: str
+    total: int = 0
+    done: int = 0  # worked on in this run
+    cached: int = 0  # already done (earlier run, or same audio already transcribed)
+    failed: int = 0
+
+    def summary(self) -> dict:
+        return {"total": self.total, "done": self.done, "cached": self.cached, "failed": self.failed}
+
+
+def transcribe_options(t: TranscribeSettings, threads: int = 0) -> "TranscribeOptions":
+    from audit.model import resolve_model
+    from audit.transcribe import TranscribeOptions
+
+    model = resolve_model(t.model)
+    return TranscribeOptions(
+        engine=t.engine,
+        model=model.path,
+        model_name=model.name,
+        device=t.device,
+        compute_type=t.compute_type,
+        language=t.language,
+        beam_size=t.beam_size,
+        vad=t.vad,
+        agent_channel=t.agent_channel,
+        threads=threads,
+    )
+
+
+_worker_options = None
+
+
+def _init_transcriber(options) -> None:
+    global _worker_options
+    _worker_options = options
+
+
+def _transcribe_job(job: tuple[str, str]) -> dict:
+    from audit.transcribe import transcribe_file
+
+    _call_id, path = job
+    return transcribe_file(Path(path), _worker_options).to_dict()
+
+
+def _ticker(progress, stage: str, total: int):
+    """The CLI passes progress(stage, total) -> tick(call_id, outcome); the library never draws bars."""
+    tick = progress(stage, total) if progress else None
+    return tick or (lambda call_id, outcome: None)
+
+
+def transcribe_stage(config: Config, store: Store, day: str, force: bool = False, progress=None) -> StageResult:
+    """Transcribe the day's sampled calls that have no transcript yet (or all, with force).
+
+    Transcripts are cached by audio content + model + options: the same recording is
+    never transcribed twice. Each result commits with its status as it arrives, so a
+    killed run loses at most the calls in flight.
+    """
+    from audit.audio import file_sha256, resolve_inside_root
+    from audit.errors import AudioError
+    from audit.executor import plan_workers, run_jobs
+
+    plan = plan_workers(config.transcribe.workers)
+    options = transcribe_options(config.transcribe, plan.threads)
+    calls = store.sampled_calls(day)
+    res = StageResult("transcribe", total=len(calls))
+    on_progress = _ticker(progress, "transcribe", len(calls))
+    jobs, keys = [], {}
+
+    def fail(call_id: str, message: str) -> None:
+        res.failed += 1
+        with store.tx():
+            store.set_status(call_id, "transcribe", "failed", message)
+            store.record_problem(day, "transcribe", call_id, message)
+        log.warning("%s: %s", call_id, message)
+        on_progress(call_id, "failed")
+
+    with store.tx():
+        store.clear_problems(day, "transcribe")
+    for row in calls.itertuples(index=False):
+        if not force and store.status(row.call_id, "transcribe") == "done":
+            res.cached += 1
+            on_progress(row.call_id, "cached")
+            continue
+        try:
+            path = resolve_inside_root(config.recording_root, row.audio_path)
+            if not path.exists():
+                raise AudioError(f"{row.audio_path}: file not found under {config.recording_root}")
+            key = options.cache_key(file_sha256(path))
+        except (AudioError, OSError) as exc:
+            fail(row.call_id, str(exc))
+            continue
+        if not force and store.has_transcript(key):
+            with store.tx():
+                store.link_transcript(row.call_id, key)
+                store.set_status(row.call_id, "transcribe", "done")
+            res.cached += 1
+            on_progress(row.call_id, "cached")
+            continue
+        keys[row.call_id] = key
+        jobs.append((row.call_id, str(path)))
+        with store.tx():
+            store.set_status(row.call_id, "transcribe", "started")
+
+    for (call_id, _path), body, exc in run_jobs(
+        _transcribe_job, jobs, plan.workers, initializer=_init_transcriber, initargs=(options,)
+    ):
+        if exc is not None:
+            fail(call_id, str(exc) if isinstance(exc, AuditError) else f"{type(exc).__name__}: {exc}")
+            continue
+        with store.tx():
+            store.put_transcript(keys[call_id], body)
+            store.link_transcript(call_id, keys[call_id])
+            store.set_status(call_id, "transcribe", "done")
+        res.done += 1
+        on_progress(call_id, "done")
+    return res

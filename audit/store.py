@@ -243,6 +243,36 @@ class Store:
         ).fetchone()
         return row[0] if row else None
 
+    # ---- transcripts (cached by audio content + model + options) -----------
+
+    def has_transcript(self, cache_key: str) -> bool:
+        return self.db.execute("SELECT 1 FROM transcripts WHERE cache_key = ?", (cache_key,)).fetchone() is not None
+
+    def put_transcript(self, cache_key: str, body: dict) -> None:
+        self.db.execute(
+            """INSERT INTO transcripts (cache_key, audio_sha256, engine, model, options, body, created_at)
+               VALUES (?,?,?,?,?,?,?) ON CONFLICT(cache_key) DO UPDATE SET body=excluded.body,
+               created_at=excluded.created_at""",
+            (
+                cache_key, body["audio_sha256"], body["engine"], body["model"],
+                json.dumps(body["options"], sort_keys=True), json.dumps(body, ensure_ascii=False), now(),
+            ),
+        )
+
+    def link_transcript(self, call_id: str, cache_key: str) -> None:
+        self.db.execute(
+            """INSERT INTO call_transcripts (call_id, cache_key) VALUES (?,?)
+               ON CONFLICT(call_id) DO UPDATE SET cache_key=excluded.cache_key""",
+            (call_id, cache_key),
+        )
+
+    def transcript_body(self, call_id: str) -> dict | None:
+        row = self.db.execute(
+            "SELECT t.body FROM call_transcripts c JOIN transcripts t USING (cache_key) WHERE c.call_id = ?",
+            (call_id,),
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
     # ---- runs --------------------------------------------------------------
 
     def start_run(self, day: str, command: str) -> int:

@@ -1,0 +1,72 @@
+"""Run per-call jobs in parallel and hand results back one at a time, in completion order.
+
+`local` runs a process pool sized so that workers x threads <= cores (1 worker runs
+in-process). Results come back to the caller's process, which alone writes the
+store: SQLite has one writer, and each result is committed as soon as it arrives.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from multiprocessing import get_context
+from typing import Any, Callable, Iterable, Iterator
+
+log = logging.getLogger("audit")
+
+
+@dataclass(frozen=True)
+class Plan:
+    workers: int
+    threads: int  # per worker
+
+
+def plan_workers(workers: int = 0, cores: int | None = None) -> Plan:
+    """workers x threads <= cores. 0 = decide: 2 threads per worker (CTranslate2 scales well to 2)."""
+    cores = cores or os.cpu_count() or 1
+    if workers <= 0:
+        threads = min(2, cores)
+        workers = max(1, cores // threads)
+    else:
+        workers = min(workers, cores)
+        threads = max(1, cores // workers)
+    return Plan(workers, threads)
+
+
+def run_jobs(
+    fn: Callable[[Any], Any],
+    items: Iterable[Any],
+    workers: int,
+    initializer: Callable | None = None,
+    initargs: tuple = (),
+) -> Iterator[tuple[Any, Any, BaseException | None]]:
+    """Yield (item, result, error) per item. A failing item yields its error; the rest go on."""
+    items = list(items)
+    if workers <= 1:
+        if initializer:
+            initializer(*initargs)
+        for item in items:
+            try:
+                yield item, fn(item), None
+            except Exception as exc:  # one bad call never stops the batch
+                yield item, None, exc
+        return
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=initializer, initargs=initargs) as pool:
+        pending: dict[Future, Any] = {}
+        queue = iter(items)
+        # Keep only a few jobs in flight, so an interrupted run has little half-done work.
+        for item in queue:
+            pending[pool.submit(fn, item)] = item
+            if len(pending) >= workers * 2:
+                break
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                item = pending.pop(fut)
+                exc = fut.exception()
+                yield item, (None if exc else fut.result()), exc
+                nxt = next(queue, None)
+                if nxt is not None:
+                    pending[pool.submit(fn, nxt)] = nxt

@@ -1,0 +1,349 @@
+"""Recordings -> transcripts with speaker roles and timing.
+
+Engines sit behind one small interface and are loaded only when asked for:
+`faster-whisper` (default; CTranslate2, int8 on CPU) and `openai-whisper` (PyTorch,
+from a checkpoint converted from the same weights by `callaudit model convert`).
+Stereo recordings are transcribed per channel (the channel says who speaks); mono
+recordings once, then attributed to agent/customer by `audit.diarize`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import zlib
+from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from audit.audio import SAMPLE_RATE, Audio, decode
+from audit.errors import AuditError
+
+log = logging.getLogger("audit")
+
+AGENT, CUSTOMER = "agent", "customer"
+
+
+@dataclass(frozen=True)
+class Word:
+    start: float
+    end: float
+    text: str
+    probability: float = 1.0
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One stretch of speech by one speaker. Text is Simplified Chinese."""
+
+    speaker: str
+    start: float
+    end: float
+    text: str
+    avg_logprob: float = 0.0
+    no_speech_prob: float = 0.0
+    words: tuple[Word, ...] = ()
+
+
+@dataclass(frozen=True)
+class Transcript:
+    segments: tuple[Segment, ...]
+    duration: float
+    layout: str  # "stereo" or "mono"
+    engine: str
+    model: str
+    options: dict = field(default_factory=dict)
+    audio_sha256: str = ""
+    attribution_confidence: float | None = None  # mono only: how sure the agent/customer split is (0-1)
+
+    @property
+    def speech_time(self) -> dict[str, float]:
+        out = {AGENT: 0.0, CUSTOMER: 0.0}
+        for s in self.segments:
+            out[s.speaker] = out.get(s.speaker, 0.0) + (s.end - s.start)
+        return {k: round(v, 2) for k, v in out.items()}
+
+    def by(self, speaker: str) -> list[Segment]:
+        return [s for s in self.segments if s.speaker == speaker]
+
+    def text(self, speaker: str | None = None) -> str:
+        return "".join(s.text for s in self.segments if speaker is None or s.speaker == speaker)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["speech_time"] = self.speech_time
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Transcript":
+        segs = tuple(
+            Segment(**{**s, "words": tuple(Word(**w) for w in s.get("words", ()))}) for s in d["segments"]
+        )
+        keep = {k: v for k, v in d.items() if k in cls.__dataclass_fields__ and k != "segments"}
+        return cls(segments=segs, **keep)
+
+
+@dataclass(frozen=True)
+class TranscribeOptions:
+    """Everything that changes a transcript; all of it goes into the cache key."""
+
+    engine: str = "faster-whisper"
+    model: str = ""  # resolved path or hub name
+    model_name: str = "whisper-base"
+    device: str = "auto"
+    compute_type: str = "auto"
+    language: str = "zh"  # forced; detection is unreliable on 8 kHz audio
+    beam_size: int = 1
+    vad: bool = True
+    agent_channel: str = "left"
+    threads: int = 0  # 0 = all cores
+    word_timestamps: bool = True
+    split_gap: float = 0.5  # split a Whisper segment where its words pause this long (s)
+
+    def cache_key(self, audio_sha256: str) -> str:
+        relevant = {k: v for k, v in asdict(self).items() if k not in ("model", "threads", "device")}
+        blob = json.dumps([audio_sha256, relevant, TRANSCRIPT_VERSION], sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+# Bump when post-processing changes, so cached transcripts are redone.
+TRANSCRIPT_VERSION = 1
+
+
+class Engine(Protocol):
+    name: str
+
+    def run(self, samples: np.ndarray) -> list[Segment]:
+        """Transcribe one 16 kHz mono channel; segments come back with speaker ''."""
+
+
+# ---------------------------------------------------------------- text guards
+
+_t2s = None
+
+
+def to_simplified(text: str) -> str:
+    global _t2s
+    if _t2s is None:
+        import opencc
+
+        _t2s = opencc.OpenCC("t2s")
+    return _t2s.convert(text)
+
+
+_LOOP = re.compile(r"(.{1,6}?)\1{3,}")
+
+
+def collapse_loops(text: str) -> str:
+    """Whisper's repeated-token loops ("对对对对对…") keep two copies of the repeated unit."""
+    return _LOOP.sub(lambda m: m.group(1) * 2, text)
+
+
+def compression_ratio(text: str) -> float:
+    b = text.encode("utf-8")
+    return len(b) / max(1, len(zlib.compress(b)))
+
+
+def is_hallucination(seg: Segment) -> bool:
+    """Segments Whisper invents on silence and noise."""
+    if not seg.text.strip():
+        return True
+    if seg.no_speech_prob > 0.6 and seg.avg_logprob < -1.0:
+        return True
+    return len(seg.text) > 20 and compression_ratio(seg.text) > 2.4
+
+
+def split_on_pauses(seg: Segment, gap: float) -> list[Segment]:
+    """Cut a segment where its words pause, so timing rules see utterances, not 40 s blocks."""
+    if len(seg.words) < 2:
+        return [seg]
+    groups, cur = [], [seg.words[0]]
+    for w in seg.words[1:]:
+        if w.start - cur[-1].end >= gap:
+            groups.append(cur)
+            cur = []
+        cur.append(w)
+    groups.append(cur)
+    if len(groups) == 1:
+        return [seg]
+    return [
+        replace(seg, start=g[0].start, end=g[-1].end, text="".join(w.text for w in g).strip(), words=tuple(g))
+        for g in groups
+    ]
+
+
+def clean_segments(raw: list[Segment], options: TranscribeOptions) -> list[Segment]:
+    out = []
+    for seg in raw:
+        words = tuple(replace(w, text=to_simplified(w.text)) for w in seg.words)
+        seg = replace(seg, text=collapse_loops(to_simplified(seg.text)).strip(), words=words)
+        if is_hallucination(seg):
+            log.debug("dropped segment %.1f-%.1f %r", seg.start, seg.end, seg.text[:40])
+            continue
+        for part in split_on_pauses(seg, options.split_gap) if options.word_timestamps else [seg]:
+            part = replace(part, text=collapse_loops(part.text))
+            if part.text and part.end > part.start:
+                out.append(part)
+    return out
+
+
+# ---------------------------------------------------------------- engines
+
+
+def _threads(options: TranscribeOptions) -> int:
+    return options.threads or os.cpu_count() or 1
+
+
+class FasterWhisperEngine:
+    name = "faster-whisper"
+
+    def __init__(self, options: TranscribeOptions):
+        from faster_whisper import WhisperModel
+
+        device = options.device
+        if device == "auto":
+            import ctranslate2
+
+            device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+        compute = options.compute_type
+        if compute == "auto":
+            compute = "float16" if device == "cuda" else "int8"
+        self.options = options
+        self.model = WhisperModel(options.model, device=device, compute_type=compute, cpu_threads=_threads(options))
+
+    def run(self, samples: np.ndarray) -> list[Segment]:
+        o = self.options
+        segments, _info = self.model.transcribe(
+            samples,
+            language=o.language,
+            task="transcribe",
+            beam_size=o.beam_size,
+            vad_filter=o.vad,
+            word_timestamps=o.word_timestamps,
+            condition_on_previous_text=False,  # stops one bad segment from seeding a loop
+            initial_prompt=None,  # a prompt can come back as the whole transcript
+            compression_ratio_threshold=2.4,
+            no_speech_threshold=0.6,
+            log_prob_threshold=-1.0,
+            temperature=(0.0, 0.2, 0.4, 0.6),
+        )
+        return [
+            Segment(
+                speaker="",
+                start=round(s.start, 2),
+                end=round(s.end, 2),
+                text=s.text,
+                avg_logprob=round(s.avg_logprob, 3),
+                no_speech_prob=round(s.no_speech_prob, 3),
+                words=tuple(Word(round(w.start, 2), round(w.end, 2), w.word, round(w.probability, 3)) for w in (s.words or ())),
+            )
+            for s in segments
+        ]
+
+
+class OpenAIWhisperEngine:
+    """openai-whisper on a checkpoint converted from the same CTranslate2 weights (`callaudit model convert`)."""
+
+    name = "openai-whisper"
+
+    def __init__(self, options: TranscribeOptions):
+        try:
+            import torch
+            import whisper
+        except ImportError as exc:
+            raise AuditError("engine openai-whisper needs: pip install 'callaudit[openai]' (install torch==2.13.0 first)") from exc
+        from audit.convert import checkpoint_path
+
+        pt = checkpoint_path(options.model)
+        if not pt.exists():
+            raise AuditError(f"no openai-whisper checkpoint at {pt}; run `callaudit model convert` first")
+        torch.set_num_threads(_threads(options))
+        self.options = options
+        self.model = whisper.load_model(str(pt), device="cpu" if options.device in ("auto", "cpu") else options.device)
+
+    def run(self, samples: np.ndarray) -> list[Segment]:
+        o = self.options
+        result = self.model.transcribe(
+            samples,
+            language=o.language,
+            task="transcribe",
+            beam_size=o.beam_size if o.beam_size > 1 else None,
+            fp16=False,
+            word_timestamps=o.word_timestamps,
+            condition_on_previous_text=False,
+            initial_prompt=None,
+            compression_ratio_threshold=2.4,
+            no_speech_threshold=0.6,
+            logprob_threshold=-1.0,
+            temperature=(0.0, 0.2, 0.4, 0.6),
+        )
+        return [
+            Segment(
+                speaker="",
+                start=round(s["start"], 2),
+                end=round(s["end"], 2),
+                text=s["text"],
+                avg_logprob=round(s["avg_logprob"], 3),
+                no_speech_prob=round(s["no_speech_prob"], 3),
+                words=tuple(
+                    Word(round(w["start"], 2), round(w["end"], 2), w["word"], round(w["probability"], 3))
+                    for w in s.get("words", ())
+                ),
+            )
+            for s in result["segments"]
+        ]
+
+
+ENGINES = {"faster-whisper": FasterWhisperEngine, "openai-whisper": OpenAIWhisperEngine}
+
+
+@lru_cache(maxsize=2)
+def load_engine(options: TranscribeOptions) -> Engine:
+    """One loaded model per process and options (workers load once, then reuse)."""
+    try:
+        cls = ENGINES[options.engine]
+    except KeyError:
+        raise AuditError(f"unknown engine {options.engine!r}; choose one of {', '.join(ENGINES)}") from None
+    return cls(options)
+
+
+# ---------------------------------------------------------------- entry points
+
+
+def transcribe_audio(audio: Audio, options: TranscribeOptions, engine: Engine | None = None) -> Transcript:
+    """Transcribe a decoded recording: per channel when stereo, attributed by voice when mono."""
+    engine = engine or load_engine(options)
+    if audio.n_channels >= 2:
+        agent_idx = 0 if options.agent_channel == "left" else 1
+        segs = []
+        for idx, role in ((agent_idx, AGENT), (1 - agent_idx, CUSTOMER)):
+            raw = engine.run(np.ascontiguousarray(audio.channels[idx]))
+            segs += [replace(s, speaker=role) for s in clean_segments(raw, options)]
+        segs.sort(key=lambda s: (s.start, s.end))
+        layout, confidence = "stereo", None
+    else:
+        from audit.diarize import attribute_speakers
+
+        segs = clean_segments(engine.run(audio.channels[0]), options)
+        segs, confidence = attribute_speakers(audio.channels[0], audio.sample_rate, segs)
+        layout = "mono"
+    return Transcript(
+        segments=tuple(segs),
+        duration=round(audio.duration, 2),
+        layout=layout,
+        engine=engine.name,
+        model=options.model_name,
+        options={k: v for k, v in asdict(options).items() if k not in ("model",)},
+        audio_sha256=audio.sha256,
+        attribution_confidence=confidence,
+    )
+
+
+def transcribe_file(path: Path, options: TranscribeOptions, engine: Engine | None = None) -> Transcript:
+    return transcribe_audio(decode(path, SAMPLE_RATE), options, engine)
