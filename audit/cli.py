@@ -264,6 +264,64 @@ def model_fetch(config_path: Path | None) -> None:
     click.echo(f"{m.name}: {m.path} ({m.source})")
 
 
+@cli.group()
+def rules() -> None:
+    """Rule packs: validate the YAML files and run each rule's own examples."""
+
+
+def _rules_dir(config_path: Path | None, folder: Path | None) -> Path:
+    if folder:
+        return folder
+    if config_path or Path(CONFIG_NAME).exists():
+        return _load(config_path).rules
+    from audit.rules import DEFAULT_RULES_DIR
+
+    return DEFAULT_RULES_DIR
+
+
+@rules.command("check")
+@click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path))
+@config_option
+@_fail_cleanly
+def rules_check(folder: Path | None, config_path: Path | None) -> None:
+    """Validate every rule file in FOLDER (default: [scoring] rules, else the shipped pack).
+
+    Errors name the file, the rule and the field to fix.
+    """
+    from audit.rules import load_pack
+
+    pack = load_pack(_rules_dir(config_path, folder))
+    cats = sorted({r.category for r in pack.rules})
+    click.echo(f"{len(pack.rules)} rules in {len(pack.files)} files, {len(cats)} categories, {len(pack.topics)} topics: OK")
+
+
+@rules.command("test")
+@click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path))
+@config_option
+@click.option("--verbose", "show_all", is_flag=True, help="List passing examples too.")
+@json_option
+@_fail_cleanly
+def rules_test(folder: Path | None, config_path: Path | None, show_all: bool, as_json: bool) -> None:
+    """Run each rule's examples: `flag` examples must raise the rule, `ok` examples must not.
+
+    Exit code 1 when any example fails.
+    """
+    from audit.rules import load_pack
+    from audit.ruletest import run_examples
+
+    results = run_examples(load_pack(_rules_dir(config_path, folder)))
+    failed = [r for r in results if not r.passed]
+    if as_json:
+        echo_json([r.__dict__ for r in results])
+    else:
+        for r in results:
+            if show_all or not r.passed:
+                click.echo(f"{'PASS' if r.passed else 'FAIL'} {r.rule_id} [{r.expect}] {r.example}")
+        click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    if failed:
+        raise SystemExit(1)
+
+
 def main() -> None:
     cli(prog_name="callaudit")
 

@@ -17,7 +17,13 @@ from audit.transcribe import AGENT, CUSTOMER, Segment, split_on_pauses
 
 # Words only the agent says (homophones included: 工号 is often heard as 公号/功耗).
 AGENT_CUES = re.compile(r"国家电网|国网|客服|[工公功]号|功耗|很高兴为您服务|有什么可以帮|还有其他|感谢您的来电|请您稍等|耐心等待")
-OPENING_S = 10.0  # the agent opens the call: speech in the first seconds votes for the agent
+OPENING_S = 10.0
+SHORT_PIECE_S = 1.0
+SHORT_GLUE_S = 0.45
+
+
+def _gap(a: Segment, b: Segment) -> float:
+    return max(b.start - a.end, a.start - b.end, 0.0)  # the agent opens the call: speech in the first seconds votes for the agent
 MONO_SPLIT_GAP = 0.3  # turn changes in a mono mix are often only this far apart
 
 
@@ -67,13 +73,19 @@ def attribute_speakers(samples: np.ndarray, sr: int, segments: list[Segment]) ->
         votes[labels[i]] += len(AGENT_CUES.findall(p.text))
     agent_label = int(np.argmax(votes))
 
-    out = []
     for i, p in enumerate(pieces):
-        lab = labels[i]
-        if lab < 0:  # too short to judge: same speaker as the nearest judged neighbour
-            near = min(ok, key=lambda j: abs(pieces[j].start - p.start))
-            lab = labels[near]
-        out.append(replace(p, speaker=AGENT if lab == agent_label else CUSTOMER))
+        if labels[i] < 0:  # too short to judge: same speaker as the nearest judged neighbour
+            labels[i] = labels[min(ok, key=lambda j: abs(pieces[j].start - p.start))]
+    # A short piece glued to a longer neighbour (gap < SHORT_GLUE_S) is most likely the
+    # same speaker; its own voice features are too few to outvote that.
+    for i, p in enumerate(pieces):
+        if p.end - p.start >= SHORT_PIECE_S:
+            continue
+        near = [j for j in (i - 1, i + 1) if 0 <= j < len(pieces)]
+        near = [j for j in near if _gap(pieces[i], pieces[j]) < SHORT_GLUE_S and pieces[j].end - pieces[j].start >= SHORT_PIECE_S]
+        if near:
+            labels[i] = labels[min(near, key=lambda j: _gap(pieces[i], pieces[j]))]
+    out = [replace(p, speaker=AGENT if labels[i] == agent_label else CUSTOMER) for i, p in enumerate(pieces)]
     durs = np.array([pieces[i].end - pieces[i].start for i in ok])
     confidence = float(np.clip((margin * durs).sum() / max(durs.sum(), 1e-9) * 2, 0, 1))
     return out, round(confidence, 3)

@@ -1,12 +1,234 @@
-"""Rule packs: YAML files a QA lead reads and edits."""
+"""Rule packs: YAML files a QA lead reads and edits, validated with errors naming file, rule and field.
+
+A pack file holds `rules:` (and optionally `topics:`). Rule types:
+  match    flag where a phrase is said (by `speaker`, inside `window`)
+  require  flag when phrases are NOT said (every group in `all`, or the `pattern`)
+  hold     around each dead-air stretch: hold phrase before it, return phrase after it
+  acoustic flag on a measure: overlap, level (loudness vs own baseline), speech_rate
+Every rule carries its own examples; `callaudit rules test` checks them.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import yaml
+
+from audit.errors import RuleError
+from audit.textmatch import Pattern, compile_pattern
 
 # The rule packs shipped with callaudit (the repository's top-level rules/ folder).
 DEFAULT_RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
+
+DIMENSIONS = ("应答规范", "信息收集", "答复准确", "语音清晰", "沟通技巧", "情绪控制", "服务隐患")
+SEVERITIES = ("minor", "major", "critical")
+TYPES = ("match", "require", "hold", "acoustic")
+SPEAKERS = ("agent", "customer", "any")
+MEASURES = ("overlap", "level", "speech_rate")
+WINDOW_KEYS = ("first_seconds", "last_seconds", "first_turns", "last_turns")
+COMMON_KEYS = {
+    "id", "category", "dimension", "severity", "points", "description", "type", "speaker", "window",
+    "examples", "when", "when_speaker", "topics", "enabled",
+}
+TYPE_KEYS = {
+    "match": {"pattern", "min_count", "unless", "unless_speaker"},
+    "require": {"pattern", "all"},
+    "hold": {"min_silence", "before", "after", "before_window", "after_window", "flag_when"},
+    "acoustic": {
+        "measure", "min_count", "db_above", "min_duration", "max_cps", "min_cps",
+        "min_overlap", "words", "combine",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Window:
+    first_seconds: float | None = None
+    last_seconds: float | None = None
+    first_turns: int | None = None
+    last_turns: int | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    category: str
+    dimension: str
+    severity: str
+    points: float
+    description: str
+    type: str
+    speaker: str = "agent"
+    window: Window = Window()
+    pattern: Pattern | None = None
+    groups: tuple[tuple[str, Pattern], ...] = ()  # require: every named group must be said
+    when: Pattern | None = None  # the rule applies only if this is said (by when_speaker)
+    when_speaker: str = "any"
+    topics: tuple[str, ...] = ()  # the rule applies only to calls of these topics
+    params: dict = field(default_factory=dict, hash=False, compare=False)
+    examples: dict = field(default_factory=dict, hash=False, compare=False)
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class RulePack:
+    rules: tuple[Rule, ...]
+    topics: tuple[tuple[str, Pattern], ...]
+    digest: str  # hash of the rule files' text: recorded with every flag
+    files: tuple[str, ...] = ()
+
+    def by_category(self) -> dict[str, list[Rule]]:
+        out: dict[str, list[Rule]] = {}
+        for r in self.rules:
+            out.setdefault(r.category, []).append(r)
+        return out
+
+
+def _num(d: dict, key: str, where: str, default=None, minimum: float | None = 0):
+    val = d.get(key, default)
+    if val is None:
+        return None
+    if isinstance(val, bool) or not isinstance(val, (int, float)):
+        raise RuleError(f"{where}: '{key}' must be a number, got {val!r}")
+    if minimum is not None and val < minimum:
+        raise RuleError(f"{where}: '{key}' must be >= {minimum}, got {val}")
+    return float(val)
+
+
+def _window(spec, where: str) -> Window:
+    if spec is None:
+        return Window()
+    if not isinstance(spec, dict):
+        raise RuleError(f"{where}: 'window' must be a mapping like {{first_seconds: 20}}")
+    unknown = set(spec) - set(WINDOW_KEYS)
+    if unknown:
+        raise RuleError(f"{where}: window has unknown keys {sorted(unknown)} (allowed: {', '.join(WINDOW_KEYS)})")
+    vals = {k: _num(spec, k, f"{where}.window") for k in WINDOW_KEYS}
+    for k in ("first_turns", "last_turns"):
+        if vals[k] is not None:
+            vals[k] = int(vals[k])
+    return Window(**vals)
+
+
+def _choice(d: dict, key: str, allowed: tuple, where: str, default=None) -> str:
+    val = d.get(key, default)
+    if val not in allowed:
+        raise RuleError(f"{where}: '{key}' must be one of {', '.join(allowed)}, got {val!r}")
+    return val
+
+
+def parse_rule(d, file: str, index: int) -> Rule:
+    if not isinstance(d, dict):
+        raise RuleError(f"{file}: rules[{index}] must be a mapping")
+    rid = d.get("id")
+    where = f"{file}: rule {rid or f'#{index}'}"
+    if not rid or not isinstance(rid, str):
+        raise RuleError(f"{where}: missing 'id'")
+    for key in ("category", "description"):
+        if not isinstance(d.get(key), str) or not d.get(key):
+            raise RuleError(f"{where}: missing '{key}'")
+    rtype = _choice(d, "type", TYPES, where)
+    unknown = set(d) - COMMON_KEYS - TYPE_KEYS[rtype]
+    if unknown:
+        raise RuleError(f"{where}: unknown fields {sorted(unknown)} for type {rtype}")
+    points = _num(d, "points", where)
+    if points is None:
+        raise RuleError(f"{where}: missing 'points'")
+    params = {k: d[k] for k in TYPE_KEYS[rtype] if k in d}
+    pattern, groups = None, ()
+    if rtype in ("match", "require"):
+        if "pattern" in d:
+            pattern = compile_pattern(d["pattern"], f"{where}.pattern")
+        if rtype == "require" and "all" in d:
+            if not isinstance(d["all"], dict) or not d["all"]:
+                raise RuleError(f"{where}: 'all' must map group names to phrases")
+            groups = tuple((name, compile_pattern(spec, f"{where}.all.{name}")) for name, spec in d["all"].items())
+        if pattern is None and not groups:
+            raise RuleError(f"{where}: type {rtype} needs 'pattern'" + (" or 'all'" if rtype == "require" else ""))
+        if rtype == "match":
+            if "unless" in params:
+                params["unless"] = compile_pattern(params["unless"], f"{where}.unless")
+            params.setdefault("min_count", 1)
+            _num(params, "min_count", where, minimum=1)
+    elif rtype == "hold":
+        params["before"] = compile_pattern(d.get("before"), f"{where}.before") if "before" in d else None
+        params["after"] = compile_pattern(d.get("after"), f"{where}.after") if "after" in d else None
+        for k, default in (("min_silence", 10.0), ("before_window", 15.0), ("after_window", 8.0)):
+            params[k] = _num(d, k, where, default)
+        params["flag_when"] = _choice(d, "flag_when", ("missing_before", "missing_after", "missing_either"), where, "missing_either")
+        if params["before"] is None and params["flag_when"] != "missing_after":
+            raise RuleError(f"{where}: flag_when {params['flag_when']} needs 'before' phrases")
+        if params["after"] is None and params["flag_when"] != "missing_before":
+            raise RuleError(f"{where}: flag_when {params['flag_when']} needs 'after' phrases")
+    elif rtype == "acoustic":
+        params["measure"] = _choice(d, "measure", MEASURES, where)
+        for k in ("db_above", "min_duration", "max_cps", "min_cps", "min_overlap", "min_count"):
+            if k in d:
+                params[k] = _num(d, k, where)
+        params["combine"] = _choice(d, "combine", ("any", "all"), where, "any")
+        if "words" in d:
+            params["words"] = compile_pattern(d["words"], f"{where}.words")
+        if params["measure"] == "level" and "db_above" not in params:
+            raise RuleError(f"{where}: measure level needs 'db_above'")
+        if params["measure"] == "speech_rate" and "max_cps" not in params and "min_cps" not in params:
+            raise RuleError(f"{where}: measure speech_rate needs 'max_cps' and/or 'min_cps'")
+    examples = d.get("examples") or {}
+    if not isinstance(examples, dict) or set(examples) - {"flag", "ok"}:
+        raise RuleError(f"{where}: 'examples' must be a mapping with 'flag' and/or 'ok' lists")
+    return Rule(
+        id=rid,
+        category=d["category"],
+        dimension=_choice(d, "dimension", DIMENSIONS, where),
+        severity=_choice(d, "severity", SEVERITIES, where, "minor"),
+        points=points,
+        description=d["description"],
+        type=rtype,
+        speaker=_choice(d, "speaker", SPEAKERS, where, "agent"),
+        window=_window(d.get("window"), where),
+        pattern=pattern,
+        groups=groups,
+        when=compile_pattern(d["when"], f"{where}.when") if "when" in d else None,
+        when_speaker=_choice(d, "when_speaker", SPEAKERS, where, "any"),
+        topics=tuple(d.get("topics") or ()),
+        params=params,
+        examples=examples,
+        source=file,
+    )
+
+
+def load_pack(folder: Path) -> RulePack:
+    """Load and validate every *.yaml in folder. Raises RuleError naming file, rule and field."""
+    folder = Path(folder)
+    files = sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml"))
+    if not files:
+        raise RuleError(f"no rule files (*.yaml) in {folder}; run `callaudit init` or set [scoring] rules")
+    rules: list[Rule] = []
+    topics: list[tuple[str, Pattern]] = []
+    digest = hashlib.sha256()
+    for f in files:
+        text = f.read_text(encoding="utf-8")
+        digest.update(f.name.encode() + b"\0" + text.encode())
+        try:
+            doc = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise RuleError(f"{f.name}: not valid YAML ({exc})") from exc
+        if not isinstance(doc, dict) or set(doc) - {"pack", "description", "rules", "topics"}:
+            raise RuleError(f"{f.name}: top level must be a mapping with pack, description, rules, topics")
+        for i, d in enumerate(doc.get("rules") or []):
+            if isinstance(d, dict) and d.get("enabled") is False:
+                continue
+            rules.append(parse_rule(d, f.name, i))
+        for name, spec in (doc.get("topics") or {}).items():
+            topics.append((str(name), compile_pattern(spec, f"{f.name}: topics.{name}")))
+    seen: dict[str, str] = {}
+    for r in rules:
+        if r.id in seen:
+            raise RuleError(f"{r.source}: rule {r.id}: id already used in {seen[r.id]}")
+        seen[r.id] = r.source
+    return RulePack(tuple(rules), tuple(topics), digest.hexdigest()[:16], tuple(f.name for f in files))
 
 
 def copy_default_rules(dest: Path) -> int:

@@ -266,12 +266,56 @@ class Store:
             (call_id, cache_key),
         )
 
+    def transcript_body_by_key(self, cache_key: str) -> dict | None:
+        row = self.db.execute("SELECT body FROM transcripts WHERE cache_key = ?", (cache_key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
     def transcript_body(self, call_id: str) -> dict | None:
         row = self.db.execute(
             "SELECT t.body FROM call_transcripts c JOIN transcripts t USING (cache_key) WHERE c.call_id = ?",
             (call_id,),
         ).fetchone()
         return json.loads(row[0]) if row else None
+
+    # ---- scores and flags ------------------------------------------------
+
+    def put_score(self, score, measures) -> None:
+        """Replace a call's flags and score (reviews are kept: they hang on flag_key)."""
+        self.db.execute("DELETE FROM flags WHERE call_id = ?", (score.call_id,))
+        self.db.executemany(
+            """INSERT INTO flags (flag_key, call_id, category, rule_id, severity, points, speaker, start, end,
+                   evidence, rulepack) VALUES (?,?,?,?,?,?,?,?,?,?,?)
+               ON CONFLICT(flag_key) DO UPDATE SET evidence=excluded.evidence, end=excluded.end""",
+            [
+                (f.key, f.call_id, f.category, f.rule_id, f.severity, f.points, f.speaker, f.start, f.end,
+                 f.evidence, score.rulepack)
+                for f in score.flags
+            ],
+        )
+        measures_d = measures.to_dict()
+        measures_d.pop("activity", None)  # large; recomputable from the audio
+        self.db.execute(
+            """INSERT INTO call_scores (call_id, topic, total, dimensions, measures, rulepack) VALUES (?,?,?,?,?,?)
+               ON CONFLICT(call_id) DO UPDATE SET topic=excluded.topic, total=excluded.total,
+                   dimensions=excluded.dimensions, measures=excluded.measures, rulepack=excluded.rulepack""",
+            (
+                score.call_id, score.topic, score.total, json.dumps(score.dimensions, ensure_ascii=False),
+                json.dumps({**measures_d, "long_call": score.long_call}, ensure_ascii=False), score.rulepack,
+            ),
+        )
+
+    def score_rulepack(self, call_id: str) -> str | None:
+        row = self.db.execute("SELECT rulepack FROM call_scores WHERE call_id = ?", (call_id,)).fetchone()
+        return row[0] if row else None
+
+    def flags_for(self, call_ids: list[str]) -> list[dict]:
+        if not call_ids:
+            return []
+        marks = ",".join("?" * len(call_ids))
+        rows = self.db.execute(
+            f"SELECT * FROM flags WHERE call_id IN ({marks}) ORDER BY call_id, start", call_ids  # noqa: S608
+        ).fetchall()
+        return [dict(r) for r in rows]
 
     # ---- runs --------------------------------------------------------------
 

@@ -113,7 +113,7 @@ class TranscribeOptions:
 
 
 # Bump when post-processing changes, so cached transcripts are redone.
-TRANSCRIPT_VERSION = 1
+TRANSCRIPT_VERSION = 2
 
 
 class Engine(Protocol):

@@ -1,0 +1,248 @@
+"""Acoustic measures of a call, from the audio itself (not only from ASR timing).
+
+Speech activity comes from Silero VAD (shipped with faster-whisper) per channel;
+dead air is where no channel speaks; an interruption is an agent onset while the
+customer channel is speaking; loudness is each segment's level relative to that
+speaker's calm baseline; pitch with librosa's YIN; speech rate from word timing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from audit.audio import Audio
+from audit.transcribe import AGENT, CUSTOMER, Segment, Transcript
+
+Span = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class MeasureOptions:
+    min_dead_air: float = 5.0  # shortest silence worth recording (s); rules set their own thresholds
+    min_overlap: float = 0.7  # agent talking over the customer for at least this long (s)
+    min_prior_speech: float = 0.5  # ...after the customer had been speaking this long (s)
+    rate_min_duration: float = 4.0  # speech-rate stretches shorter than this are ignored (s)
+
+
+@dataclass(frozen=True)
+class SegmentLevel:
+    speaker: str
+    start: float
+    end: float
+    db_rel: float  # level above (+) or below (-) the speaker's calm baseline, dB
+    text: str
+
+
+@dataclass(frozen=True)
+class RateStretch:
+    start: float
+    end: float
+    cps: float  # Chinese characters (and digits) per second
+    text: str
+
+
+@dataclass(frozen=True)
+class Measures:
+    duration: float
+    layout: str
+    activity: dict[str, list[Span]]  # per role (stereo) or "mix" (mono)
+    speech_time: dict[str, float]
+    dead_air: list[Span]  # nobody speaks, >= min_dead_air
+    overlaps: list[Span]  # agent starts while the customer speaks (stereo only)
+    levels: list[SegmentLevel]
+    pitch: dict[str, dict[str, float]]
+    rates: list[RateStretch]  # agent stretches
+    agent_median_cps: float
+    mean_logprob: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------- primitives
+
+
+def speech_activity(samples: np.ndarray, sr: int = 16000, min_silence_ms: int = 300) -> list[Span]:
+    """Speech intervals (s) by Silero VAD."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    opts = VadOptions(min_silence_duration_ms=min_silence_ms, speech_pad_ms=100, min_speech_duration_ms=150)
+    return [(round(t["start"] / sr, 2), round(t["end"] / sr, 2)) for t in get_speech_timestamps(samples, opts, sr)]
+
+
+def merge(spans: list[Span]) -> list[Span]:
+    out: list[list[float]] = []
+    for s, e in sorted(spans):
+        if out and s <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], e)
+        else:
+            out.append([s, e])
+    return [(a, b) for a, b in out]
+
+
+def gaps(active: list[Span], duration: float, min_gap: float) -> list[Span]:
+    """Stretches of at least min_gap seconds covered by no active span (inside the call, not before/after)."""
+    spans = merge(active)
+    out = []
+    for (_, e1), (s2, _) in zip(spans, spans[1:]):
+        if s2 - e1 >= min_gap:
+            out.append((round(e1, 2), round(s2, 2)))
+    return out
+
+
+def interruptions(agent: list[Span], customer: list[Span], min_overlap: float, min_prior: float) -> list[Span]:
+    """Agent onsets inside a customer span that began min_prior earlier; overlap >= min_overlap."""
+    out = []
+    for a_start, a_end in merge(agent):
+        for c_start, c_end in customer:
+            if c_start + min_prior <= a_start < c_end:
+                overlap = min(a_end, c_end) - a_start
+                if overlap >= min_overlap:
+                    out.append((round(a_start, 2), round(min(a_end, c_end), 2)))
+                break
+    return out
+
+
+def level_db(samples: np.ndarray, sr: int, start: float, end: float) -> float | None:
+    """Active level of a stretch: mean power of its louder half of 32 ms frames, in dB."""
+    chunk = samples[int(start * sr) : int(end * sr)]
+    hop = int(0.032 * sr)
+    if len(chunk) < hop * 4:
+        return None
+    frames = chunk[: len(chunk) // hop * hop].reshape(-1, hop)
+    power = np.sort((frames.astype(np.float64) ** 2).mean(axis=1))
+    top = power[len(power) // 2 :]
+    return float(10 * np.log10(top.mean() + 1e-12))
+
+
+BASELINE_QUANTILE = 0.25
+
+
+def relative_levels(signal_for: dict[str, np.ndarray], sr: int, segments: list[Segment]) -> list[SegmentLevel]:
+    """Each segment's level minus its speaker's calm baseline (dB)."""
+    raw = []
+    for seg in segments:
+        db = level_db(signal_for[seg.speaker], sr, seg.start, seg.end)
+        if db is not None:
+            raw.append((seg, db))
+    out = []
+    for spk in {s.speaker for s, _ in raw}:
+        mine = [(s, db) for s, db in raw if s.speaker == spk]
+        # Baseline: the speaker's calm level, the duration-weighted 25th percentile of their
+        # segments of 1 s or more (a caller who shouts half the call must not raise it).
+        ref = [(s, db) for s, db in mine if s.end - s.start >= 1.0] or mine
+        dbs = np.array([db for _, db in ref])
+        w = np.array([s.end - s.start for s, _ in ref])
+        order = np.argsort(dbs)
+        cum = np.cumsum(w[order])
+        base = dbs[order][min(np.searchsorted(cum, cum[-1] * BASELINE_QUANTILE), len(dbs) - 1)]
+        out += [SegmentLevel(spk, s.start, s.end, round(db - base, 1), s.text) for s, db in mine]
+    return sorted(out, key=lambda x: x.start)
+
+
+def pitch_stats(signal: np.ndarray, sr: int, segments: list[Segment]) -> dict[str, float]:
+    import librosa
+
+    if not segments:
+        return {}
+    f0s = []
+    for seg in segments:
+        chunk = signal[int(seg.start * sr) : int(seg.end * sr)]
+        if len(chunk) >= 2048:
+            f0 = librosa.yin(chunk, fmin=60, fmax=450, sr=sr, frame_length=2048)
+            f0s.append(f0[(f0 > 61) & (f0 < 449)])
+    f0 = np.concatenate(f0s) if f0s else np.array([])
+    if len(f0) == 0:
+        return {}
+    return {"median_hz": round(float(np.median(f0)), 1), "p90_hz": round(float(np.percentile(f0, 90)), 1)}
+
+
+_COUNTED = re.compile(r"[\u4e00-\u9fff0-9]")
+
+
+RATE_JOIN_GAP = 0.35  # agent pieces closer than this are one stretch (mono transcripts are cut finer)
+
+
+def speech_rates(segments: list[Segment], min_duration: float) -> list[RateStretch]:
+    """Characters per second of each agent stretch long enough to judge."""
+    stretches: list[list[Segment]] = []
+    for s in sorted((s for s in segments if s.speaker == AGENT), key=lambda s: s.start):
+        if stretches and s.start - stretches[-1][-1].end < RATE_JOIN_GAP:
+            stretches[-1].append(s)
+        else:
+            stretches.append([s])
+    out = []
+    for group in stretches:
+        start, end = group[0].start, group[-1].end
+        if end - start < min_duration:
+            continue
+        text = "".join(s.text for s in group)
+        out.append(RateStretch(start, end, round(len(_COUNTED.findall(text)) / (end - start), 2), text))
+    return out
+
+
+# ---------------------------------------------------------------- one call
+
+
+def measure_call(audio: Audio, transcript: Transcript, options: MeasureOptions = MeasureOptions()) -> Measures:
+    sr = audio.sample_rate
+    segs = list(transcript.segments)
+    notes = []
+    if audio.n_channels >= 2 and transcript.layout == "stereo":
+        agent_idx = 0 if transcript.options.get("agent_channel", "left") == "left" else 1
+        signal_for = {AGENT: audio.channels[agent_idx], CUSTOMER: audio.channels[1 - agent_idx]}
+        activity = {role: speech_activity(sig, sr) for role, sig in signal_for.items()}
+        overl = interruptions(activity[AGENT], activity[CUSTOMER], options.min_overlap, options.min_prior_speech)
+    else:
+        mono = audio.mono
+        signal_for = {AGENT: mono, CUSTOMER: mono}
+        activity = {"mix": speech_activity(mono, sr)}
+        overl = []
+        notes.append("mono recording: interruptions cannot be measured")
+    all_active = [span for spans in activity.values() for span in spans]
+    rates = speech_rates(segs, options.rate_min_duration)
+    cps = [r.cps for r in rates]
+    logprobs = [s.avg_logprob for s in segs]
+    return Measures(
+        duration=round(audio.duration, 2),
+        layout=transcript.layout,
+        activity=activity,
+        speech_time={k: round(sum(e - s for s, e in v), 2) for k, v in activity.items()},
+        dead_air=gaps(all_active, audio.duration, options.min_dead_air),
+        overlaps=overl,
+        levels=relative_levels(signal_for, sr, segs),
+        pitch={role: pitch_stats(signal_for[role], sr, [s for s in segs if s.speaker == role]) for role in (AGENT, CUSTOMER)},
+        rates=rates,
+        agent_median_cps=round(float(np.median(cps)), 2) if cps else 0.0,
+        mean_logprob=round(float(np.mean(logprobs)), 3) if logprobs else 0.0,
+        notes=notes,
+    )
+
+
+def measures_from_segments(
+    segments: list[Segment], layout: str = "stereo", levels_db: dict[int, float] | None = None,
+    options: MeasureOptions = MeasureOptions(),
+) -> Measures:
+    """Measures derived from transcript timing alone (rule examples, or when the audio is gone).
+
+    Activity is the segments themselves; levels are given per segment index (dB relative)."""
+    by_role = {AGENT: [(s.start, s.end) for s in segments if s.speaker == AGENT],
+               CUSTOMER: [(s.start, s.end) for s in segments if s.speaker == CUSTOMER]}
+    duration = max((s.end for s in segments), default=0.0)
+    all_active = by_role[AGENT] + by_role[CUSTOMER]
+    overl = interruptions(by_role[AGENT], by_role[CUSTOMER], options.min_overlap, options.min_prior_speech) if layout == "stereo" else []
+    levels_db = levels_db or {}
+    levels = [SegmentLevel(s.speaker, s.start, s.end, levels_db[i], s.text) for i, s in enumerate(segments) if i in levels_db]
+    rates = speech_rates(segments, options.rate_min_duration)
+    cps = [r.cps for r in rates]
+    return Measures(
+        duration=duration, layout=layout, activity=by_role,
+        speech_time={k: round(sum(e - s for s, e in v), 2) for k, v in by_role.items()},
+        dead_air=gaps(all_active, duration, options.min_dead_air), overlaps=overl, levels=levels, pitch={},
+        rates=rates, agent_median_cps=round(float(np.median(cps)), 2) if cps else 0.0,
+        notes=["measured from transcript timing"],
+    )

@@ -1,0 +1,60 @@
+"""`callaudit rules test`: run every rule's own examples (flag: must fire, ok: must not).
+
+An example is a plain utterance (said by the rule's speaker at 0-4 s), or a list of
+turns "A|C START-END [+DB] TEXT" for rules about timing, loudness and order.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from audit.acoustic import measures_from_segments
+from audit.errors import RuleError
+from audit.flags import CallView, apply_rules
+from audit.rules import Rule, RulePack
+from audit.transcribe import AGENT, CUSTOMER, Segment
+
+_TURN = re.compile(r"^(A|C)\s+([\d.]+)-([\d.]+)\s+(?:([+-][\d.]+)\s+)?(.+)$")
+
+
+@dataclass(frozen=True)
+class ExampleResult:
+    rule_id: str
+    expect: str  # "flag" or "ok"
+    example: str
+    passed: bool
+    got: int  # flags raised
+
+
+def example_view(rule: Rule, example) -> CallView:
+    turns = example if isinstance(example, list) else [example]
+    segs, levels = [], {}
+    for i, t in enumerate(turns):
+        if not isinstance(t, str):
+            raise RuleError(f"{rule.source}: rule {rule.id}: example turns must be text, got {t!r}")
+        m = _TURN.match(t.strip())
+        if m:
+            spk = AGENT if m.group(1) == "A" else CUSTOMER
+            segs.append(Segment(spk, float(m.group(2)), float(m.group(3)), m.group(5)))
+            if m.group(4):
+                levels[i] = float(m.group(4))
+        elif isinstance(example, list):
+            raise RuleError(f"{rule.source}: rule {rule.id}: example turn {t!r} is not 'A|C START-END [+DB] TEXT'")
+        else:
+            spk = CUSTOMER if rule.speaker == "customer" else AGENT
+            segs.append(Segment(spk, 0.0, 4.0, t))
+    return CallView("example", tuple(segs), measures_from_segments(segs, levels_db=levels))
+
+
+def run_examples(pack: RulePack) -> list[ExampleResult]:
+    out = []
+    for rule in pack.rules:
+        single = RulePack((rule,), pack.topics, pack.digest)
+        for expect in ("flag", "ok"):
+            for ex in rule.examples.get(expect) or []:
+                flags = [f for f in apply_rules(single, example_view(rule, ex)) if f.rule_id == rule.id]
+                passed = bool(flags) if expect == "flag" else not flags
+                text = ex if isinstance(ex, str) else " / ".join(ex)
+                out.append(ExampleResult(rule.id, expect, text, passed, len(flags)))
+    return out

@@ -1,0 +1,139 @@
+"""Score calls: rules + acoustic measures -> flags, a topic, dimension scores (0-100) and, for long calls, a cause breakdown."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from audit.acoustic import Measures, measure_call
+from audit.flags import CallView, Flag, apply_rules, classify_topic
+from audit.rules import DIMENSIONS, RulePack, load_pack
+from audit.transcribe import AGENT, CUSTOMER, Transcript
+
+log = logging.getLogger("audit")
+
+LONG_CALL_S = 400.0
+UNCLEAR_LOGPROB = -0.8  # mean ASR log-probability below this: speech hard to understand
+
+
+@dataclass(frozen=True)
+class CallScore:
+    call_id: str
+    topic: str
+    flags: tuple[Flag, ...]
+    dimensions: dict[str, float]
+    total: float
+    long_call: dict | None
+    rulepack: str
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["flags"] = [f.to_dict() for f in self.flags]
+        return d
+
+
+def dimension_scores(flags: list[Flag], pack: RulePack, measures: Measures) -> dict[str, float]:
+    """100 per dimension minus the points of its flags (one rule costs at most twice its points per call)."""
+    dim_of = {r.id: r.dimension for r in pack.rules}
+    per_rule: dict[str, float] = {}
+    points_of = {r.id: r.points for r in pack.rules}
+    for f in flags:
+        per_rule[f.rule_id] = min(per_rule.get(f.rule_id, 0.0) + f.points, 2 * points_of.get(f.rule_id, f.points))
+    scores = {d: 100.0 for d in DIMENSIONS}
+    for rid, pts in per_rule.items():
+        d = dim_of.get(rid)
+        if d:
+            scores[d] -= pts
+    if measures.mean_logprob and measures.mean_logprob < UNCLEAR_LOGPROB:
+        scores["语音清晰"] -= 10.0
+    return {d: max(0.0, round(v, 1)) for d, v in scores.items()}
+
+
+def weighted_total(dims: dict[str, float], weights: dict[str, float]) -> float:
+    w = np.array([weights.get(d, 1.0) for d in dims])
+    v = np.array(list(dims.values()))
+    return round(float((w * v).sum() / w.sum()), 1) if w.sum() > 0 else 0.0
+
+
+def long_call_breakdown(transcript: Transcript, measures: Measures, flags: list[Flag], topic: str) -> dict:
+    """Why is this call long (seeds/004, 2(1)): who talks, how much waiting, checks, interruptions, emotion."""
+    talk = transcript.speech_time
+    total_talk = max(talk.get(AGENT, 0) + talk.get(CUSTOMER, 0), 1e-9)
+    cats = [f.category for f in flags]
+    holds = [g for g in measures.dead_air if g[1] - g[0] >= 10]
+    return {
+        "duration_s": measures.duration,
+        "agent_talk_share": round(talk.get(AGENT, 0) / total_talk, 2),
+        "customer_talk_share": round(talk.get(CUSTOMER, 0) / total_talk, 2),
+        "hold_silence_s": round(sum(b - a for a, b in measures.dead_air), 1),
+        "system_checks": len(holds),
+        "interruptions": cats.count("acoustic.interruption"),
+        "customer_emotion": "emotion.customer" in cats,
+        "topic": topic,
+        "service_risk": any(c.startswith("risk.") or c == "answer.hedging" for c in cats),
+    }
+
+
+def score_call(
+    call_id: str, transcript: Transcript, measures: Measures, pack: RulePack, weights: dict[str, float], topic_hint: str = ""
+) -> CallScore:
+    topic = classify_topic(pack, transcript.segments, topic_hint)
+    view = CallView(call_id, transcript.segments, measures, topic)
+    flags = apply_rules(pack, view)
+    dims = dimension_scores(flags, pack, measures)
+    long_call = long_call_breakdown(transcript, measures, flags, topic) if measures.duration > LONG_CALL_S else None
+    return CallScore(call_id, topic, tuple(flags), dims, weighted_total(dims, weights), long_call, pack.digest)
+
+
+# ---------------------------------------------------------------- nightly stage
+
+
+def score_stage(config, store, day: str, progress=None, force: bool = False):
+    """Score the day's transcribed calls; a call is rescored when the rule pack changed.
+
+    Flags of a call are replaced as a whole in one transaction with its score and
+    status; reviews live in their own table keyed by flag_key, so they survive.
+    """
+    from audit.audio import decode, resolve_inside_root
+    from audit.errors import AuditError
+    from audit.pipeline import StageResult, _ticker
+    from audit.transcribe import Transcript
+
+    pack = load_pack(config.rules)
+    calls = store.sampled_calls(day)
+    res = StageResult("score", total=len(calls))
+    tick = _ticker(progress, "score", len(calls))
+    with store.tx():
+        store.clear_problems(day, "score")
+    for row in calls.itertuples(index=False):
+        body = store.transcript_body(row.call_id)
+        if body is None:
+            res.failed += 1
+            tick(row.call_id, "failed")
+            continue  # transcription failed: already reported by that stage
+        if not force and store.status(row.call_id, "score") == "done" and store.score_rulepack(row.call_id) == pack.digest:
+            res.cached += 1
+            tick(row.call_id, "cached")
+            continue
+        try:
+            transcript = Transcript.from_dict(body)
+            audio = decode(resolve_inside_root(config.recording_root, row.audio_path))
+            measures = measure_call(audio, transcript)
+            score = score_call(row.call_id, transcript, measures, pack, config.weights, row.topic_hint or "")
+        except (AuditError, OSError, ValueError) as exc:
+            res.failed += 1
+            with store.tx():
+                store.set_status(row.call_id, "score", "failed", str(exc))
+                store.record_problem(day, "score", row.call_id, str(exc))
+            tick(row.call_id, "failed")
+            continue
+        with store.tx():
+            store.put_score(score, measures)
+            store.set_status(row.call_id, "score", "done")
+        res.done += 1
+        tick(row.call_id, "done")
+    return res

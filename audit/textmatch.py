@@ -1,0 +1,155 @@
+"""Phrase matching on ASR text: literal, regex, and pinyin-tolerant (homophones such as 工号/公号/功耗).
+
+Whisper at 8 kHz often writes a word that sounds right with the wrong characters,
+so a phrase can also match on toneless pinyin, with the usual fuzzy pairs of
+Mandarin speakers folded (zh/z, ch/c, sh/s, n/l, in/ing, en/eng).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+_FOLDS = (("zh", "z"), ("ch", "c"), ("sh", "s"))
+_FINAL_FOLDS = (("ing", "in"), ("eng", "en"))
+
+
+def _fold(syl: str) -> str:
+    for a, b in _FOLDS:
+        if syl.startswith(a):
+            syl = b + syl[len(a) :]
+            break
+    if syl.startswith("n") and not syl.startswith("ng"):
+        syl = "l" + syl[1:]
+    for a, b in _FINAL_FOLDS:
+        if syl.endswith(a):
+            syl = syl[: -len(a)] + b
+            break
+    return syl
+
+
+@lru_cache(maxsize=4096)
+def syllables(text: str) -> tuple[str, ...]:
+    """One folded toneless syllable per character (non-Chinese characters stand for themselves)."""
+    from pypinyin import Style, lazy_pinyin
+
+    return tuple(_fold(s) for s in lazy_pinyin(text, style=Style.NORMAL, errors=lambda x: list(x)))
+
+
+@lru_cache(maxsize=4096)
+def _tokens(text: str) -> tuple[tuple[int, int], ...]:
+    import jieba
+
+    out, pos = [], 0
+    for tok in jieba.lcut(text, HMM=False):
+        out.append((pos, pos + len(tok)))
+        pos += len(tok)
+    return tuple(out)
+
+
+_PUNCT = re.compile(r"[\s，。！？、；：,.!?;:…“”\"'（）()《》—-]+")
+
+
+def normalize(text: str) -> str:
+    """What phrases are matched against: punctuation and spaces removed (Whisper's punctuation is unreliable)."""
+    return _PUNCT.sub("", text)
+
+
+@dataclass(frozen=True)
+class Hit:
+    phrase: str  # the pattern entry that matched
+    found: str  # the text that matched it
+    start: int  # character offsets in the normalized text
+    end: int
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """Phrases (any of), regexes, and whether to match on pinyin and only on jieba word boundaries."""
+
+    phrases: tuple[str, ...] = ()
+    regexes: tuple[re.Pattern, ...] = ()
+    pinyin: bool = False
+    whole_word: bool = False
+    not_after: tuple[str, ...] = field(default=())  # a hit right after one of these is ignored (negation)
+
+    @property
+    def empty(self) -> bool:
+        return not self.phrases and not self.regexes
+
+    def hits(self, text: str) -> list[Hit]:
+        norm = normalize(text)
+        out: list[Hit] = []
+        for ph in self.phrases:
+            p = normalize(ph)
+            start = norm.find(p)
+            while start >= 0:
+                out.append(Hit(ph, p, start, start + len(p)))
+                start = norm.find(p, start + 1)
+        for rx in self.regexes:
+            out += [Hit(rx.pattern, m.group(0), m.start(), m.end()) for m in rx.finditer(norm)]
+        if self.pinyin and self.phrases:
+            out += self._pinyin_hits(norm, {(h.start, h.end) for h in out})
+        if self.whole_word:
+            bounds = {b for span in _tokens(norm) for b in span}
+            out = [h for h in out if h.start in bounds and h.end in bounds]
+        if self.not_after:
+            out = [h for h in out if not any(norm[: h.start].endswith(normalize(n)) for n in self.not_after)]
+        return out
+
+    def _pinyin_hits(self, norm: str, seen: set[tuple[int, int]]) -> list[Hit]:
+        syl = syllables(norm)
+        out = []
+        for ph in self.phrases:
+            target = syllables(normalize(ph))
+            n = len(target)
+            if n < 2:  # one syllable has too many homophones to be evidence
+                continue
+            for i in range(len(syl) - n + 1):
+                if syl[i : i + n] == target and (i, i + n) not in seen:
+                    out.append(Hit(ph, norm[i : i + n], i, i + n))
+        return out
+
+    def search(self, text: str) -> Hit | None:
+        found = self.hits(text)
+        return min(found, key=lambda h: h.start) if found else None
+
+
+def compile_pattern(spec, where: str) -> Pattern:
+    """Build a Pattern from YAML: a list of phrases, or {any, regex, pinyin, whole_word, not_after}."""
+    from audit.errors import RuleError
+
+    if isinstance(spec, str):
+        spec = [spec]
+    if isinstance(spec, list):
+        spec = {"any": spec}
+    if not isinstance(spec, dict):
+        raise RuleError(f"{where}: expected a list of phrases or a mapping with any/regex, got {type(spec).__name__}")
+    unknown = set(spec) - {"any", "regex", "pinyin", "whole_word", "not_after"}
+    if unknown:
+        raise RuleError(f"{where}: unknown keys {sorted(unknown)} (allowed: any, regex, pinyin, whole_word, not_after)")
+    phrases = spec.get("any", []) or []
+    regexes = spec.get("regex", []) or []
+    if isinstance(phrases, str):
+        phrases = [phrases]
+    if isinstance(regexes, str):
+        regexes = [regexes]
+    if not all(isinstance(p, (str, int)) for p in phrases):
+        raise RuleError(f"{where}.any: every phrase must be text")
+    compiled = []
+    for rx in regexes:
+        try:
+            compiled.append(re.compile(str(rx)))
+        except re.error as exc:
+            raise RuleError(f"{where}.regex: {rx!r} is not a valid regular expression ({exc})") from exc
+    pat = Pattern(
+        phrases=tuple(str(p) for p in phrases),
+        regexes=tuple(compiled),
+        pinyin=bool(spec.get("pinyin", False)),
+        whole_word=bool(spec.get("whole_word", False)),
+        not_after=tuple(str(x) for x in (spec.get("not_after") or [])),
+    )
+    if pat.empty:
+        raise RuleError(f"{where}: no phrases or regexes")
+    return pat

@@ -1,0 +1,104 @@
+"""Detection quality of the real pipeline (decode -> transcribe -> measure -> rules) against labelled calls.
+
+    python benchmarks/eval_detection.py DIR [--rules rules/] [--cache PATH] [--json]
+
+DIR holds audio plus truth.json as in ../shared/corpus/dev/. A category counts as
+detected on a call when the call gets at least one flag of it. Prints per-category
+precision/recall/F1 at call level, macro F1, and every miss and false alarm.
+Transcripts are cached (audio hash + model + options) in --cache, so a rerun only
+rescores; delete the cache to re-transcribe.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from audit.acoustic import measure_call  # noqa: E402
+from audit.audio import decode  # noqa: E402
+from audit.config import TranscribeSettings  # noqa: E402
+from audit.model import cache_dir  # noqa: E402
+from audit.pipeline import transcribe_options  # noqa: E402
+from audit.rules import load_pack  # noqa: E402
+from audit.scoring import score_call  # noqa: E402
+from audit.store import Store  # noqa: E402
+from audit.transcribe import Transcript, transcribe_audio  # noqa: E402
+
+
+def evaluate(folder: Path, rules: Path, cache: Path, log=print) -> dict:
+    truth = json.loads((folder / "truth.json").read_text(encoding="utf-8"))
+    pack = load_pack(rules)
+    opts = transcribe_options(TranscribeSettings(), 0)
+    store = Store(cache)
+    per_call = []
+    for c in truth:
+        audio = decode(folder / c["file"])
+        key = opts.cache_key(audio.sha256)
+        body = store.transcript_body_by_key(key)
+        if body is None:
+            t0 = time.perf_counter()
+            tr = transcribe_audio(audio, opts)
+            log(f"  transcribed {c['id']} in {time.perf_counter() - t0:.1f} s")
+            with store.tx():
+                store.put_transcript(key, tr.to_dict())
+        else:
+            tr = Transcript.from_dict(body)
+        measures = measure_call(audio, tr)
+        score = score_call(c["id"], tr, measures, pack, {})
+        per_call.append(
+            {
+                "id": c["id"],
+                "want": sorted({lab["category"] for lab in c["labels"]}),
+                "got": sorted({f.category for f in score.flags}),
+                "flags": [f.to_dict() for f in score.flags],
+                "topic": score.topic,
+                "topic_truth": c.get("topic"),
+            }
+        )
+    cats = sorted({x for r in per_call for x in r["want"]} | {r.category for r in pack.rules})
+    table = {}
+    for cat in cats:
+        tp = sum(cat in r["want"] and cat in r["got"] for r in per_call)
+        fp = sum(cat not in r["want"] and cat in r["got"] for r in per_call)
+        fn = sum(cat in r["want"] and cat not in r["got"] for r in per_call)
+        p = tp / (tp + fp) if tp + fp else (1.0 if not fn else 0.0)
+        rc = tp / (tp + fn) if tp + fn else 1.0
+        f1 = 2 * p * rc / (p + rc) if p + rc else 0.0
+        table[cat] = {"tp": tp, "fp": fp, "fn": fn, "precision": p, "recall": rc, "f1": f1}
+    labelled = [c for c in cats if table[c]["tp"] + table[c]["fn"] > 0]
+    macro = sum(table[c]["f1"] for c in labelled) / max(len(labelled), 1)
+    topic_acc = sum(r["topic"] == r["topic_truth"] for r in per_call) / max(len(per_call), 1)
+    return {"categories": table, "macro_f1": macro, "topic_accuracy": topic_acc, "calls": per_call}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("folder", type=Path)
+    ap.add_argument("--rules", type=Path, default=REPO / "rules")
+    ap.add_argument("--cache", type=Path, default=cache_dir() / "eval.db")
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    res = evaluate(a.folder, a.rules, a.cache, log=lambda m: print(m, file=sys.stderr))
+    if a.json:
+        print(json.dumps(res, ensure_ascii=False, indent=1))
+        return
+    print(f"{'category':24s} {'TP':>3s} {'FP':>3s} {'FN':>3s} {'prec':>5s} {'rec':>5s} {'F1':>5s}")
+    for cat, m in res["categories"].items():
+        print(f"{cat:24s} {m['tp']:3d} {m['fp']:3d} {m['fn']:3d} {m['precision']:5.2f} {m['recall']:5.2f} {m['f1']:5.2f}")
+    print(f"macro F1 (labelled categories): {res['macro_f1']:.3f}   topic accuracy: {res['topic_accuracy']:.2f}")
+    for r in res["calls"]:
+        for cat in sorted(set(r["want"]) - set(r["got"])):
+            print(f"MISS  {r['id']} {cat}")
+        for cat in sorted(set(r["got"]) - set(r["want"])):
+            ev = next(f["evidence"] for f in r["flags"] if f["category"] == cat)
+            print(f"FALSE {r['id']} {cat}: {ev}")
+
+
+if __name__ == "__main__":
+    main()
