@@ -264,6 +264,61 @@ def model_fetch(config_path: Path | None) -> None:
     click.echo(f"{m.name}: {m.path} ({m.source})")
 
 
+@cli.command()
+@config_option
+@date_option(help_text="Score the sampled calls of this day (YYYY-MM-DD).")
+@click.option("--call", "call_ids", multiple=True, help="Show one call's flags (repeatable).")
+@click.option("--force", is_flag=True, help="Rescore calls already scored with the same rule pack.")
+@json_option
+@_fail_cleanly
+def score(config_path: Path | None, day, call_ids: tuple[str, ...], force: bool, as_json: bool) -> None:
+    """Score transcribed calls with the rule packs and print their flags.
+
+    Each flag: call_id, category, rule_id, severity, points, speaker, start, end,
+    evidence. Flags are stored in the workspace and replaced, never duplicated,
+    when a call is scored again (e.g. after editing a rule).
+    """
+    from audit.scoring import score_stage
+    from audit.store import Store
+
+    if not day and not call_ids:
+        raise click.UsageError("give --date or --call")
+    config = _load(config_path)
+    with Store(config.database) as store:
+        if day:
+            result = score_stage(config, store, day.date().isoformat(), progress_bars(not as_json), force)
+            ids = store.sampled_calls(day.date().isoformat())["call_id"].tolist()
+        else:
+            result, ids = None, list(call_ids)
+        scores = {r["call_id"]: dict(r) for r in store.db.execute(
+            f"SELECT call_id, topic, total, dimensions FROM call_scores WHERE call_id IN ({','.join('?' * len(ids))})", ids
+        )} if ids else {}
+        flags = store.flags_for(ids)
+    missing = [i for i in ids if i not in scores]
+    if call_ids and missing:
+        raise click.ClickException(f"not scored yet: {', '.join(missing)} (run `callaudit nightly` or `score --date`)")
+    calls = []
+    for cid in ids:
+        if cid not in scores:
+            continue
+        sc = scores[cid]
+        calls.append({
+            "call_id": cid, "topic": sc["topic"], "total": sc["total"], "dimensions": json.loads(sc["dimensions"]),
+            "flags": [{k: f[k] for k in ("call_id", "category", "rule_id", "severity", "points", "speaker", "start", "end", "evidence")}
+                      for f in flags if f["call_id"] == cid],
+        })
+    if as_json:
+        echo_json(calls)
+        return
+    for c in calls:
+        click.echo(f"{c['call_id']}  {c['topic']}  total {c['total']:.1f}  flags {len(c['flags'])}")
+        for f in c["flags"]:
+            at = "" if f["start"] is None else f"{f['start']:7.1f}s "
+            click.echo(f"    {at}{f['category']:22s} {f['severity']:8s} -{f['points']:g}  {f['evidence']}")
+    if result is not None:
+        click.echo(f"score: {result.done} done, {result.cached} already done, {result.failed} failed")
+
+
 @cli.group()
 def rules() -> None:
     """Rule packs: validate the YAML files and run each rule's own examples."""

@@ -16,9 +16,12 @@ import numpy as np
 from audit.transcribe import AGENT, CUSTOMER, Segment, split_on_pauses
 
 # Words only the agent says (homophones included: 工号 is often heard as 公号/功耗).
-AGENT_CUES = re.compile(r"国家电网|国网|客服|[工公功]号|功耗|很高兴为您服务|有什么可以帮|还有其他|感谢您的来电|请您稍等|耐心等待")
+# (Not 工号: complaining callers ask for it.)
+AGENT_CUES = re.compile(r"国家电网|国网客服|客服|很高兴为您服务|有什么可以帮|还有其他|感谢您的来电|请您稍等|耐心等待|久等")
+FIRST_VOTE = 1.5  # inbound calls: the agent answers, so the first voice is the agent's
 OPENING_S = 10.0
 SHORT_PIECE_S = 1.0
+PITCH_WEIGHT = 2.0
 SHORT_GLUE_S = 0.45
 
 
@@ -40,7 +43,7 @@ def segment_features(samples: np.ndarray, sr: int, seg: Segment) -> np.ndarray |
     voiced = f0[:n][rms[:n] > np.median(rms[:n])]
     pitch = float(np.median(np.log(voiced))) if len(voiced) else float(np.log(150))
     mfcc = librosa.feature.mfcc(y=chunk, sr=sr, n_mfcc=13).mean(axis=1)[1:]
-    return np.concatenate([[pitch * 4.0], mfcc / 20.0])
+    return np.concatenate([[pitch], mfcc])
 
 
 def attribute_speakers(samples: np.ndarray, sr: int, segments: list[Segment]) -> tuple[list[Segment], float | None]:
@@ -56,22 +59,12 @@ def attribute_speakers(samples: np.ndarray, sr: int, segments: list[Segment]) ->
 
     X = np.stack([feats[i] for i in ok])
     X = (X - X.mean(axis=0)) / (X.std(axis=0) + 1e-6)
+    X[:, 0] *= PITCH_WEIGHT  # voice pitch separates two speakers best; 12 MFCCs must not outvote it
     km = KMeans(n_clusters=2, n_init=10, random_state=0).fit(X)
     labels = np.full(len(pieces), -1)
     labels[ok] = km.labels_
     dist = km.transform(X)
     margin = np.abs(dist[:, 0] - dist[:, 1]) / (dist.sum(axis=1) + 1e-9)
-
-    # Which cluster is the agent: the opening speaker, and whoever says the greeting.
-    votes = np.zeros(2)
-    t0 = min(p.start for p in pieces)
-    for i, p in enumerate(pieces):
-        if labels[i] < 0:
-            continue
-        if p.start - t0 < OPENING_S:
-            votes[labels[i]] += (p.end - p.start) / OPENING_S
-        votes[labels[i]] += len(AGENT_CUES.findall(p.text))
-    agent_label = int(np.argmax(votes))
 
     for i, p in enumerate(pieces):
         if labels[i] < 0:  # too short to judge: same speaker as the nearest judged neighbour
@@ -85,6 +78,16 @@ def attribute_speakers(samples: np.ndarray, sr: int, segments: list[Segment]) ->
         near = [j for j in near if _gap(pieces[i], pieces[j]) < SHORT_GLUE_S and pieces[j].end - pieces[j].start >= SHORT_PIECE_S]
         if near:
             labels[i] = labels[min(near, key=lambda j: _gap(pieces[i], pieces[j]))]
+
+    # Which cluster is the agent: the first voice, the opening seconds, and the agent's set phrases.
+    votes = np.zeros(2)
+    votes[labels[0]] += FIRST_VOTE
+    t0 = min(p.start for p in pieces)
+    for i, p in enumerate(pieces):
+        if p.start - t0 < OPENING_S:
+            votes[labels[i]] += (p.end - p.start) / OPENING_S
+        votes[labels[i]] += len(AGENT_CUES.findall(p.text))
+    agent_label = int(np.argmax(votes))
     out = [replace(p, speaker=AGENT if labels[i] == agent_label else CUSTOMER) for i, p in enumerate(pieces)]
     durs = np.array([pieces[i].end - pieces[i].start for i in ok])
     confidence = float(np.clip((margin * durs).sum() / max(durs.sum(), 1e-9) * 2, 0, 1))

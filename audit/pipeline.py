@@ -135,9 +135,10 @@ def _init_transcriber(options) -> None:
 
 
 def _transcribe_job(job: tuple[str, str]) -> dict:
+    """(cache key, audio path) -> transcript dict; runs in a worker process."""
     from audit.transcribe import transcribe_file
 
-    _call_id, path = job
+    _key, path = job
     return transcribe_file(Path(path), _worker_options).to_dict()
 
 
@@ -163,7 +164,8 @@ def transcribe_stage(config: Config, store: Store, day: str, force: bool = False
     calls = store.sampled_calls(day)
     res = StageResult("transcribe", total=len(calls))
     on_progress = _ticker(progress, "transcribe", len(calls))
-    jobs, keys = [], {}
+    jobs: list[tuple[str, str]] = []
+    waiting: dict[str, list[str]] = {}  # cache key -> call ids that wait for it
 
     def fail(call_id: str, message: str) -> None:
         res.failed += 1
@@ -195,21 +197,29 @@ def transcribe_stage(config: Config, store: Store, day: str, force: bool = False
             res.cached += 1
             on_progress(row.call_id, "cached")
             continue
-        keys[row.call_id] = key
-        jobs.append((row.call_id, str(path)))
         with store.tx():
             store.set_status(row.call_id, "transcribe", "started")
+        if key in waiting:  # same recording under another call id: transcribe once
+            waiting[key].append(row.call_id)
+            continue
+        waiting[key] = [row.call_id]
+        jobs.append((key, str(path)))
 
-    for (call_id, _path), body, exc in run_jobs(
+    for (key, _path), body, exc in run_jobs(
         _transcribe_job, jobs, plan.workers, initializer=_init_transcriber, initargs=(options,)
     ):
+        call_ids = waiting[key]
         if exc is not None:
-            fail(call_id, str(exc) if isinstance(exc, AuditError) else f"{type(exc).__name__}: {exc}")
+            for call_id in call_ids:
+                fail(call_id, str(exc) if isinstance(exc, AuditError) else f"{type(exc).__name__}: {exc}")
             continue
         with store.tx():
-            store.put_transcript(keys[call_id], body)
-            store.link_transcript(call_id, keys[call_id])
-            store.set_status(call_id, "transcribe", "done")
+            store.put_transcript(key, body)
+            for call_id in call_ids:
+                store.link_transcript(call_id, key)
+                store.set_status(call_id, "transcribe", "done")
         res.done += 1
-        on_progress(call_id, "done")
+        res.cached += len(call_ids) - 1
+        for i, call_id in enumerate(call_ids):
+            on_progress(call_id, "done" if i == 0 else "cached")
     return res

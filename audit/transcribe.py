@@ -113,7 +113,7 @@ class TranscribeOptions:
 
 
 # Bump when post-processing changes, so cached transcripts are redone.
-TRANSCRIPT_VERSION = 2
+TRANSCRIPT_VERSION = 3
 
 
 class Engine(Protocol):

@@ -36,5 +36,6 @@ def demo_ws(tmp_path):
     ws = tmp_path / "demo"
     shutil.copytree(DEMO, ws, ignore=shutil.ignore_patterns("callaudit.db*", "*.lock"))
     cfg = ws / "audit.toml"
-    cfg.write_text(cfg.read_text(encoding="utf-8").replace('output = "../reports"', 'output = "reports"'), encoding="utf-8")
+    text = cfg.read_text(encoding="utf-8").replace('output = "../reports"', 'output = "reports"')
+    cfg.write_text(text.replace('rules = "../rules"', f'rules = "{REPO / "rules"}"'), encoding="utf-8")
     return ws

@@ -42,12 +42,12 @@ def test_sample_json_lists_every_agent(ws):
 
 
 def test_nightly_twice_gives_same_rows(ws):
-    first = run(ws, "nightly", "--date", "2026-11-19")
+    first = run(ws, "nightly", "--date", "2026-11-19", "--stages", "sample")
     assert "5 agents, 100 calls indexed" in first
     db = sqlite3.connect(ws / "callaudit.db")
     counts = lambda: [db.execute(f"select count(*) from {t}").fetchone()[0] for t in ("calls", "samples")]  # noqa: E731
     before = counts()
-    run(ws, "nightly", "--date", "2026-11-19")
+    run(ws, "nightly", "--date", "2026-11-19", "--stages", "sample")
     assert counts() == before and before[0] == 100
     assert db.execute("select count(*) from runs where status='done'").fetchone()[0] == 2
 
@@ -57,7 +57,7 @@ def test_nightly_reports_bad_rows_and_continues(ws):
     df.loc[3, "duration"] = -1
     df.loc[7, "agent_id"] = ""
     df.to_csv(ws / "index.csv", index=False)
-    out = run(ws, "nightly", "--date", "2026-11-19")
+    out = run(ws, "nightly", "--date", "2026-11-19", "--stages", "sample")
     assert "98 calls indexed" in out and "2 index rows skipped" in out
     probs = json.loads(run(ws, "problems", "--date", "2026-11-19", "--json"))
     assert {p["item"] for p in probs} == {"row 5: 2026-11-19-000-0003", "row 9: 2026-11-19-000-0007"}
