@@ -122,16 +122,21 @@ def level_db(samples: np.ndarray, sr: int, start: float, end: float) -> float | 
 BASELINE_QUANTILE = 0.25
 
 
-def relative_levels(signal_for: dict[str, np.ndarray], sr: int, segments: list[Segment]) -> list[SegmentLevel]:
-    """Each segment's level minus its speaker's calm baseline (dB)."""
+def relative_levels(
+    signal_for: dict[str, np.ndarray], sr: int, segments: list[Segment], pooled: bool = False
+) -> list[SegmentLevel]:
+    """Each segment's level minus its speaker's calm baseline (dB).
+
+    pooled: one baseline for everyone (mono mixes, where speaker attribution may be wrong
+    and both voices share one channel)."""
     raw = []
     for seg in segments:
         db = level_db(signal_for[seg.speaker], sr, seg.start, seg.end)
         if db is not None:
             raw.append((seg, db))
     out = []
-    for spk in {s.speaker for s, _ in raw}:
-        mine = [(s, db) for s, db in raw if s.speaker == spk]
+    for spk in ({"all"} if pooled else {s.speaker for s, _ in raw}):
+        mine = [(s, db) for s, db in raw if pooled or s.speaker == spk]
         # Baseline: the speaker's calm level, the duration-weighted 25th percentile of their
         # segments of 1 s or more (a caller who shouts half the call must not raise it).
         ref = [(s, db) for s, db in mine if s.end - s.start >= 1.0] or mine
@@ -140,7 +145,7 @@ def relative_levels(signal_for: dict[str, np.ndarray], sr: int, segments: list[S
         order = np.argsort(dbs)
         cum = np.cumsum(w[order])
         base = dbs[order][min(np.searchsorted(cum, cum[-1] * BASELINE_QUANTILE), len(dbs) - 1)]
-        out += [SegmentLevel(spk, s.start, s.end, round(db - base, 1), s.text) for s, db in mine]
+        out += [SegmentLevel(s.speaker, s.start, s.end, round(db - base, 1), s.text) for s, db in mine]
     return sorted(out, key=lambda x: x.start)
 
 
@@ -214,7 +219,7 @@ def measure_call(audio: Audio, transcript: Transcript, options: MeasureOptions =
         speech_time={k: round(sum(e - s for s, e in v), 2) for k, v in activity.items()},
         dead_air=gaps(all_active, audio.duration, options.min_dead_air),
         overlaps=overl,
-        levels=relative_levels(signal_for, sr, segs),
+        levels=relative_levels(signal_for, sr, segs, pooled=transcript.layout != "stereo"),
         pitch={role: pitch_stats(signal_for[role], sr, [s for s in segs if s.speaker == role]) for role in (AGENT, CUSTOMER)},
         rates=rates,
         agent_median_cps=round(float(np.median(cps)), 2) if cps else 0.0,

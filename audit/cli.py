@@ -173,8 +173,14 @@ def nightly(config_path: Path | None, day, force: bool, stages: str, as_json: bo
         if stage in summary:
             st = summary[stage]
             click.echo(f"{stage}: {st['done']} done, {st['cached']} already done, {st['failed']} failed")
+    for r in summary.get("to_report", []):
+        click.echo(f"  上报 {r['call_id']} [{r['category']}] {r['evidence']}")
+    for t in summary.get("surges", []):
+        click.echo(f"  突增 {t['topic']}: {t['calls']} calls (baseline {t['baseline']})")
     for p in summary.get("problems", []):
         click.echo(f"  ! [{p['stage']}] {p['item']}: {p['message']}")
+    if summary.get("file"):
+        click.echo(f"Daily summary: {summary['file']}")
 
 
 @cli.command()
@@ -317,6 +323,118 @@ def score(config_path: Path | None, day, call_ids: tuple[str, ...], force: bool,
             click.echo(f"    {at}{f['category']:22s} {f['severity']:8s} -{f['points']:g}  {f['evidence']}")
     if result is not None:
         click.echo(f"score: {result.done} done, {result.cached} already done, {result.failed} failed")
+
+
+def _default_week(config: Config) -> str:
+    from audit.pipeline import yesterday
+    from audit.weekly import week_of
+
+    return week_of(yesterday(config.timezone))
+
+
+@cli.command()
+@config_option
+@click.option("--week", help="ISO week like 2026-W47. Default: the week of yesterday.")
+@click.option("--team", help="Only this team (班组).")
+@click.option("--no-clips", is_flag=True, help="Skip cutting audio clips (faster).")
+@json_option
+@_fail_cleanly
+def weekly(config_path: Path | None, week: str | None, team: str | None, no_clips: bool, as_json: bool) -> None:
+    """Write the weekly scorecard: reports/<week>/scorecard-<week>.xlsx.
+
+    \b
+    Sheets: 总览 (totals, ranking, 8-week trend), 座席评分 (per agent: dimension
+    means, flags, gap to team, change vs last week), 问题明细 (every flag with
+    clip link and review columns), 长通话, 上报事项, 典型案例, 知识库候选, 话题
+    (daily counts, surges), 规则精度, 片段索引. Reviews entered in 问题明细 come
+    back with `callaudit review import`; regenerating keeps them.
+    """
+    from audit.reports import weekly_report
+
+    config = _load(config_path)
+    res = weekly_report(config, week or _default_week(config), team, with_clips=not no_clips)
+    out = {"path": str(res.path), "agents": res.agents, "calls": res.calls, "flags": res.flags, "clips": res.clips,
+           "problems": res.problems}
+    if as_json:
+        echo_json(out)
+        return
+    click.echo(f"Wrote {res.path}: {res.agents} agents, {res.calls} scored calls, {res.flags} flags, {res.clips} clips")
+    for p in res.problems:
+        click.echo(f"  ! {p}")
+
+
+@cli.command()
+@config_option
+@click.option("--week", help="ISO week like 2026-W47 (default: the week of yesterday).")
+@click.option("--call", "call_id", help="Only this call.")
+@click.option("--category", help="Only this flag category, e.g. risk.report.")
+@json_option
+@_fail_cleanly
+def clips(config_path: Path | None, week: str | None, call_id: str | None, category: str | None, as_json: bool) -> None:
+    """Cut the audio around each flag for trainers: reports/<week>/clips/<agent>/.
+
+    Each clip (padding from [reports] clip_padding) has a .json sidecar with the
+    flag and the transcript excerpt (numbers masked unless mask_pii = false).
+    """
+    from audit.reports import clips_report
+
+    config = _load(config_path)
+    made, problems = clips_report(config, week or (None if call_id else _default_week(config)), call_id, category)
+    if as_json:
+        echo_json({"clips": {k: str(v) for k, v in made.items()}, "problems": problems})
+        return
+    for p in sorted(made.values()):
+        click.echo(str(p))
+    click.echo(f"{len(made)} clips" + (f", {len(problems)} problems" if problems else ""))
+    for p in problems:
+        click.echo(f"  ! {p}")
+
+
+@cli.command()
+@config_option
+@click.option("--month", required=True, help="Month like 2026-11.")
+@json_option
+@_fail_cleanly
+def monthly(config_path: Path | None, month: str, as_json: bool) -> None:
+    """Monthly roll-up: scored calls, mean scores per agent, flags per category, must-report count."""
+    from audit.reports import monthly_summary
+
+    out = monthly_summary(_load(config_path), month)
+    if as_json:
+        echo_json(out)
+        return
+    click.echo(f"{out['month']}: {out['scored_calls']} scored calls, mean total {out['mean_total']}, {out['to_report']} must-report")
+    for cat, n in out["flags"].items():
+        click.echo(f"  {cat}: {n}")
+    for a in out["agents"]:
+        click.echo(f"  {a['agent_id']} {a['agent_name']}: {a['calls']} calls, mean {a['mean_total']}")
+
+
+@cli.group()
+def review() -> None:
+    """Bring reviewers' decisions from an edited scorecard back into the workspace."""
+
+
+@review.command("import")
+@click.argument("workbook", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@config_option
+@json_option
+@_fail_cleanly
+def review_import(workbook: Path, config_path: Path | None, as_json: bool) -> None:
+    """Read 复核 (确认/驳回/典型案例), 跟进 (已后补/已回访/无需跟进) and 备注 from WORKBOOK.
+
+    Dismissed flags stop counting in later reports; confirmed/dismissed counts give
+    each rule's precision (sheet 规则精度). Empty cells leave earlier reviews as they are.
+    """
+    from audit.reports import import_reviews
+
+    res = import_reviews(_load(config_path), workbook)
+    if as_json:
+        echo_json({"updated": res.updated, "skipped": res.skipped})
+        return
+    click.echo(f"{res.updated} reviews imported" + (f", {len(res.skipped)} rows skipped" if res.skipped else ""))
+    for s in res.skipped:
+        click.echo(f"  ! {s}")
 
 
 @cli.group()

@@ -38,7 +38,11 @@ def run_nightly(
             if "score" in stages:
                 from audit.scoring import score_stage
 
-                summary["score"] = score_stage(config, store, days, progress).summary()
+                summary["score"] = score_stage(config, store, days, progress, force).summary()
+                from audit.reports import daily_summary
+
+                daily = daily_summary(config, store, days)
+                summary.update({k: daily[k] for k in ("to_report", "surges", "file")})
             status = "done"
         finally:
             summary["problems"] = [dict(r) for r in store.problems(days)]

@@ -1,0 +1,203 @@
+"""Render a Scorecard as the weekly workbook team leaders open."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.chart import LineChart, Reference
+from openpyxl.formatting.rule import CellIsRule, ColorScaleRule
+from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from audit.excel import FONT_NAME, Sheet, mask_numbers, save_atomic
+from audit.rules import DIMENSIONS
+from audit.weekly import FOLLOWUPS, KB_CATEGORIES, REPORT_CATEGORIES, SURGE_RULE, Scorecard
+
+REVIEW_SHEET = "问题明细"
+REVIEW_COLUMNS = ("复核", "跟进", "备注", "flag_key")
+CATEGORY_NAMES = {
+    "script.greeting": "开场白", "script.closing": "结束语", "script.hold": "等待用语", "etiquette.forbidden": "服务禁语",
+    "answer.hedging": "答复含糊", "info.collection": "信息收集", "risk.escalation": "投诉升级", "risk.report": "须上报",
+    "emotion.customer": "客户情绪", "acoustic.silence": "静音", "acoustic.speech_rate": "语速",
+    "acoustic.interruption": "抢话", "acoustic.raised_voice": "提高音量",
+}
+DECISION_LABEL = {"confirm": "确认", "dismiss": "驳回", "case": "典型案例"}
+RED = PatternFill("solid", fgColor="F8CBAD")
+
+
+def _num(v):
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    return round(float(v), 1)
+
+
+def _cat(c: str) -> str:
+    return f"{CATEGORY_NAMES.get(c, c)} ({c})"
+
+
+def write_scorecard(sc: Scorecard, path: Path, mask: bool = True, clips: dict[str, str] | None = None) -> Path:
+    """clips: flag_key -> clip path relative to the workbook's folder."""
+    m = mask_numbers if mask else (lambda s: s)
+    clips = clips or {}
+    wb = Workbook()
+    calls = sc.calls.set_index("call_id") if len(sc.calls) else sc.calls
+
+    # ---- 总览 Overview
+    ov = Sheet(wb, "总览", ["项目", "数值"], first=True)
+    ov.add(["周次", sc.week])
+    ov.add(["班组", sc.team or "全部"])
+    ov.add(["索引通话数", sc.indexed])
+    ov.add(["抽检通话数", sc.sampled])
+    ov.add(["已评分通话数", len(sc.calls)])
+    ov.add(["平均总分", _num(sc.team_mean.get("total"))])
+    for d in DIMENSIONS:
+        ov.add([f"平均分 · {d}", _num(sc.team_mean.get(d))])
+    counted = sc.flags[sc.flags["decision"] != "dismiss"] if len(sc.flags) else sc.flags
+    for cat, n in (counted["category"].value_counts().sort_index().items() if len(counted) else []):
+        ov.add([f"问题数 · {_cat(cat)}", int(n)])
+    r0 = ov.next_row + 1
+    ov.ws.cell(r0, 1, "座席排名").font = Font(name=FONT_NAME, bold=True)
+    for i, a in enumerate(sc.agents.itertuples(index=False), start=1):
+        ov.ws.cell(r0 + i, 1, f"{a.rank}. {a.agent_name or ''} ({a.agent_id})").font = Font(name=FONT_NAME)
+        ov.ws.cell(r0 + i, 2, _num(a.total))
+    t0 = r0 + len(sc.agents) + 2
+    ov.ws.cell(t0, 1, "周次").font = Font(name=FONT_NAME, bold=True)
+    ov.ws.cell(t0, 2, "团队平均总分").font = Font(name=FONT_NAME, bold=True)
+    for i, (wk, val) in enumerate(sc.trend, start=1):
+        ov.ws.cell(t0 + i, 1, wk)
+        ov.ws.cell(t0 + i, 2, val)
+    chart = LineChart()
+    chart.title = "团队平均总分（近8周）"
+    chart.y_axis.title = "总分"
+    chart.add_data(Reference(ov.ws, min_col=2, min_row=t0, max_row=t0 + len(sc.trend)), titles_from_data=True)
+    chart.set_categories(Reference(ov.ws, min_col=1, min_row=t0 + 1, max_row=t0 + len(sc.trend)))
+    chart.height, chart.width = 7, 16
+    ov.ws.add_chart(chart, "D2")
+    ov.widths[0] = max(ov.widths[0], 30)
+    ov.finish(autofilter=False)
+
+    # ---- 座席评分 Agents
+    cats = [c for c in sc.agents.columns if "." in c and not c.startswith(("gap:", "delta:"))]
+    head = ["排名", "工号", "姓名", "班组", "抽检通话", "总分", *DIMENSIONS, *[f"问题·{CATEGORY_NAMES.get(c, c)}" for c in cats],
+            "总分差距(对团队)", *[f"差距·{d}" for d in DIMENSIONS], "总分较上周", *[f"较上周·{d}" for d in DIMENSIONS]]
+    ag = Sheet(wb, "座席评分", head)
+    for a in sc.agents.to_dict(orient="records"):
+        ag.add(
+            [a["rank"], a["agent_id"], a["agent_name"], a["team"], int(a["calls"]), _num(a["total"]),
+             *[_num(a[d]) for d in DIMENSIONS], *[int(a[c]) for c in cats],
+             _num(a["gap:total"]), *[_num(a[f"gap:{d}"]) for d in DIMENSIONS],
+             _num(a["delta:total"]), *[_num(a[f"delta:{d}"]) for d in DIMENSIONS]],
+            number_format={i: "0.0" for i in range(5, len(head))},
+        )
+    n = ag.ws.max_row
+    if n > 1:
+        score_cols = (6, 6 + len(DIMENSIONS))
+        ag.ws.conditional_formatting.add(
+            f"{get_column_letter(score_cols[0])}2:{get_column_letter(score_cols[1])}{n}",
+            ColorScaleRule(start_type="num", start_value=60, start_color="F8696B", mid_type="num", mid_value=85,
+                           mid_color="FFEB84", end_type="num", end_value=100, end_color="63BE7B"),
+        )
+        first_gap = 7 + len(DIMENSIONS) + len(cats)
+        ag.ws.conditional_formatting.add(
+            f"{get_column_letter(first_gap)}2:{get_column_letter(len(head))}{n}",
+            CellIsRule(operator="lessThan", formula=["-5"], fill=RED),
+        )
+    ag.ws.freeze_panes = "D2"
+    ag.finish()
+
+    # ---- 问题明细 Flag detail with the review round-trip columns
+    fl = Sheet(wb, REVIEW_SHEET, ["日期", "班组", "工号", "姓名", "流水号", "时间(秒)", "类别", "规则", "严重度", "扣分",
+                                  "说话人", "证据", "片段", *REVIEW_COLUMNS])
+    for f in sc.flags.itertuples(index=False):
+        c = calls.loc[f.call_id]
+        r = fl.add([
+            pd.Timestamp(c["day"]).to_pydatetime(), c["team"], c["agent_id"], c["agent_name"], f.call_id, _num(f.start),
+            _cat(f.category), f.rule_id, f.severity, f.points, {"agent": "坐席", "customer": "客户"}.get(f.speaker, f.speaker),
+            m(f.evidence or ""), "", DECISION_LABEL.get(f.decision or "", ""), f.followup or "", f.note or "", f.flag_key,
+        ], number_format={0: "yyyy-mm-dd"})
+        if f.flag_key in clips:
+            fl.link(r, 13, clips[f.flag_key], "播放")
+    dv1 = DataValidation(type="list", formula1='"确认,驳回,典型案例"', allow_blank=True)
+    dv2 = DataValidation(type="list", formula1=f'"{",".join(FOLLOWUPS)}"', allow_blank=True)
+    fl.ws.add_data_validation(dv1)
+    fl.ws.add_data_validation(dv2)
+    last = max(fl.ws.max_row, 2)
+    dv1.add(f"N2:N{last}")
+    dv2.add(f"O2:O{last}")
+    fl.widths[11] = 60
+    fl.finish()
+
+    # ---- 长通话 Long calls
+    lc = Sheet(wb, "长通话", ["日期", "工号", "姓名", "流水号", "时长(秒)", "话题", "团队同话题中位时长(秒)", "坐席说话占比",
+                             "客户说话占比", "等待/静音(秒)", "查询次数", "抢话次数", "客户情绪激动", "服务隐患", "问题"])
+    if len(sc.calls):
+        medians = sc.calls.groupby("topic")["duration"].median()
+        for cid, c in calls.iterrows():
+            meas = json.loads(c["measures"]) if c["measures"] else {}
+            lcd = meas.get("long_call")
+            if not lcd:
+                continue
+            fcats = sorted(set(sc.flags.loc[sc.flags["call_id"] == cid, "category"]))
+            lc.add([pd.Timestamp(c["day"]).to_pydatetime(), c["agent_id"], c["agent_name"], cid, _num(c["duration"]), c["topic"],
+                    _num(medians.get(c["topic"])), lcd["agent_talk_share"], lcd["customer_talk_share"], lcd["hold_silence_s"],
+                    lcd["system_checks"], lcd["interruptions"], "是" if lcd["customer_emotion"] else "否",
+                    "是" if lcd["service_risk"] else "否", "、".join(CATEGORY_NAMES.get(x, x) for x in fcats)],
+                   number_format={0: "yyyy-mm-dd", 7: "0%", 8: "0%"})
+    lc.finish()
+
+    # ---- 上报事项 To report
+    rp = Sheet(wb, "上报事项", ["日期", "工号", "姓名", "流水号", "主叫号码", "类别", "证据", "跟进状态", "备注"])
+    for f in sc.flags[sc.flags["category"].isin(REPORT_CATEGORIES)].itertuples(index=False) if len(sc.flags) else []:
+        c = calls.loc[f.call_id]
+        rp.add([pd.Timestamp(c["day"]).to_pydatetime(), c["agent_id"], c["agent_name"], f.call_id, m(c["caller"] or ""),
+                _cat(f.category), m(f.evidence or ""), f.followup or "待跟进", f.note or ""], number_format={0: "yyyy-mm-dd"})
+    rp.finish()
+
+    # ---- 典型案例 Cases, 知识库候选 Knowledge-base candidates
+    cs = Sheet(wb, "典型案例", ["日期", "工号", "姓名", "流水号", "类别", "证据", "备注", "片段"])
+    for f in sc.flags[sc.flags["decision"] == "case"].itertuples(index=False) if len(sc.flags) else []:
+        c = calls.loc[f.call_id]
+        r = cs.add([pd.Timestamp(c["day"]).to_pydatetime(), c["agent_id"], c["agent_name"], f.call_id, _cat(f.category),
+                    m(f.evidence or ""), f.note or "", ""], number_format={0: "yyyy-mm-dd"})
+        if f.flag_key in clips:
+            cs.link(r, 8, clips[f.flag_key], "播放")
+    cs.finish()
+    kb = Sheet(wb, "知识库候选", ["话题", "通话数", "流水号", "类别", "坐席答不上或需查询的内容"])
+    if len(sc.flags):
+        kbf = sc.flags[sc.flags["category"].isin(KB_CATEGORIES) & (sc.flags["decision"] != "dismiss")]
+        kbf = kbf.assign(topic=kbf["call_id"].map(calls["topic"]))
+        for topic, grp in kbf.groupby("topic"):
+            for f in grp.itertuples(index=False):
+                kb.add([topic, grp["call_id"].nunique(), f.call_id, _cat(f.category), m(f.evidence or "")])
+    kb.finish()
+
+    # ---- 话题 Topics
+    tp = Sheet(wb, "话题", ["日期", "话题", "通话数", f"前7天日均", "突增"])
+    for t in sc.topics.itertuples(index=False):
+        r = tp.add([pd.Timestamp(t.day).to_pydatetime(), t.topic, t.calls, t.baseline, "突增" if t.surge else ""],
+                   number_format={0: "yyyy-mm-dd"})
+        if t.surge:
+            tp.ws.cell(r, 5).fill = RED
+    tp.ws.cell(tp.next_row + 1, 1, f"突增规则：{SURGE_RULE}（按已评分通话的话题计数）")
+    tp.finish()
+
+    # ---- 规则精度 Rule precision
+    rpq = Sheet(wb, "规则精度", ["规则", "类别", "问题数", "已复核", "确认", "驳回", "精度(确认/已复核)"])
+    for q in sc.rule_precision.itertuples(index=False):
+        rpq.add([q.rule_id, _cat(q.category), int(q.flags), int(q.reviewed or 0), int(q.confirmed or 0),
+                 int(q.dismissed or 0), None if pd.isna(q.precision) else float(q.precision)], number_format={6: "0%"})
+    rpq.finish()
+
+    # ---- 片段索引 Clip index
+    ci = Sheet(wb, "片段索引", ["流水号", "工号", "类别", "开始(秒)", "片段"])
+    for f in sc.flags.itertuples(index=False) if len(sc.flags) else []:
+        if f.flag_key in clips:
+            r = ci.add([f.call_id, calls.loc[f.call_id]["agent_id"], _cat(f.category), _num(f.start), ""])
+            ci.link(r, 5, clips[f.flag_key], clips[f.flag_key])
+    ci.finish()
+    return save_atomic(wb, path)

@@ -1,0 +1,200 @@
+"""The weekly per-agent scorecard: data from the store (`build_scorecard`), then the workbook (`write_scorecard`).
+
+Follows seeds/004 section 3.5/5: each agent sees their gap to the others, the weekly
+tables show whether the team improves, special cases and unanswered questions are
+collected, must-report calls are listed with their follow-up.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import pandas as pd
+
+from audit.errors import AuditError
+from audit.rules import DIMENSIONS, RulePack
+from audit.store import Store
+
+REPORT_CATEGORIES = ("risk.report", "risk.escalation")
+KB_CATEGORIES = ("answer.hedging", "script.hold", "acoustic.silence")
+REVIEW_DECISIONS = {"确认": "confirm", "驳回": "dismiss", "典型案例": "case", "confirm": "confirm", "dismiss": "dismiss", "case": "case"}
+FOLLOWUPS = ("已后补", "已回访", "无需跟进")
+# Surge: a topic's daily count is at least SURGE_RATIO x its mean over the previous
+# SURGE_DAYS days and at least SURGE_MIN_EXTRA calls above that mean.
+SURGE_DAYS, SURGE_RATIO, SURGE_MIN_EXTRA = 7, 2.0, 3
+SURGE_RULE = f"当日通话数 ≥ 前{SURGE_DAYS}天日均的{SURGE_RATIO:g}倍，且至少多{SURGE_MIN_EXTRA}通"
+
+
+def parse_week(week: str) -> tuple[date, date]:
+    """'2026-W47' -> (Monday, Sunday)."""
+    try:
+        monday = date.fromisocalendar(int(week[:4]), int(week.split("W")[1]), 1)
+    except (ValueError, IndexError) as exc:
+        raise AuditError(f"week {week!r} is not like 2026-W47") from exc
+    return monday, monday + timedelta(days=6)
+
+
+def week_of(day: date) -> str:
+    y, w, _ = day.isocalendar()
+    return f"{y}-W{w:02d}"
+
+
+@dataclass
+class Scorecard:
+    week: str
+    team: str | None
+    calls: pd.DataFrame  # scored calls of the week (one row per call, dimension columns, effective total)
+    agents: pd.DataFrame  # one row per agent
+    flags: pd.DataFrame  # flags of the week's scored calls, with review columns
+    indexed: int
+    sampled: int
+    trend: list[tuple[str, float | None]]  # (week, team mean total), oldest first
+    topics: pd.DataFrame  # day x topic counts with surge marks
+    rule_precision: pd.DataFrame
+    team_mean: dict[str, float] = field(default_factory=dict)
+
+
+def _scored_calls(store: Store, start: date, end: date, team: str | None) -> pd.DataFrame:
+    q = """SELECT c.call_id, c.day, c.agent_id, c.agent_name, c.team, c.start, c.duration, c.caller, c.audio_path,
+                  s.band, s.reason, cs.topic, cs.total, cs.dimensions, cs.measures
+           FROM samples s JOIN calls c USING (call_id) JOIN call_scores cs USING (call_id)
+           WHERE s.day BETWEEN ? AND ?""" + (" AND c.team = ?" if team else "")
+    params = [start.isoformat(), end.isoformat()] + ([team] if team else [])
+    return pd.read_sql_query(q, store.db, params=params)
+
+
+def _flags(store: Store, call_ids: list[str]) -> pd.DataFrame:
+    cols = ["flag_key", "call_id", "category", "rule_id", "severity", "points", "speaker", "start", "end", "evidence",
+            "decision", "followup", "note"]
+    if not call_ids:
+        return pd.DataFrame(columns=cols)
+    marks = ",".join("?" * len(call_ids))
+    return pd.read_sql_query(
+        f"""SELECT f.flag_key, f.call_id, f.category, f.rule_id, f.severity, f.points, f.speaker, f.start, f.end,
+                   f.evidence, r.decision, r.followup, r.note
+            FROM flags f LEFT JOIN reviews r USING (flag_key) WHERE f.call_id IN ({marks})
+            ORDER BY f.call_id, f.start""",  # noqa: S608 (placeholders only)
+        store.db,
+        params=call_ids,
+    )
+
+
+def _effective_dimensions(calls: pd.DataFrame, flags: pd.DataFrame, pack: RulePack | None) -> pd.DataFrame:
+    """Dimension scores with the points of dismissed flags given back (a reviewer said they were wrong)."""
+    dims = pd.DataFrame([json.loads(d) for d in calls["dimensions"]], index=calls.index).reindex(columns=list(DIMENSIONS))
+    if pack is not None and not flags.empty:
+        dim_of = {r.id: r.dimension for r in pack.rules}
+        dismissed = flags[flags["decision"] == "dismiss"]
+        pos = {cid: i for i, cid in zip(calls.index, calls["call_id"])}
+        for f in dismissed.itertuples(index=False):
+            d = dim_of.get(f.rule_id)
+            if d and f.call_id in pos:
+                dims.at[pos[f.call_id], d] = min(100.0, dims.at[pos[f.call_id], d] + f.points)
+    return dims
+
+
+def _with_scores(calls: pd.DataFrame, flags: pd.DataFrame, pack: RulePack | None, weights: dict[str, float]) -> pd.DataFrame:
+    dims = _effective_dimensions(calls, flags, pack)
+    w = pd.Series({d: weights.get(d, 1.0) for d in DIMENSIONS})
+    out = pd.concat([calls.drop(columns=["dimensions"]), dims], axis=1)
+    out["total"] = (dims * w).sum(axis=1) / w.sum() if len(dims) else pd.Series(dtype=float)
+    return out
+
+
+def _agent_table(calls: pd.DataFrame, flags: pd.DataFrame, categories: list[str]) -> pd.DataFrame:
+    if calls.empty:
+        return pd.DataFrame(columns=["agent_id", "agent_name", "team", "calls", "total", *DIMENSIONS])
+    g = calls.groupby("agent_id")
+    agents = g.agg(agent_name=("agent_name", "first"), team=("team", "first"), calls=("call_id", "count"))
+    agents = agents.join(g[list(DIMENSIONS) + ["total"]].mean())
+    counted = flags[flags["decision"] != "dismiss"].merge(calls[["call_id", "agent_id"]], on="call_id")
+    per_cat = counted.groupby(["agent_id", "category"]).size().unstack(fill_value=0).reindex(columns=categories, fill_value=0)
+    agents = agents.join(per_cat).fillna({c: 0 for c in categories})
+    return agents.reset_index()
+
+
+def _topic_table(store: Store, end: date, start: date, team: str | None) -> pd.DataFrame:
+    first = start - timedelta(days=SURGE_DAYS)
+    q = """SELECT c.day, cs.topic FROM call_scores cs JOIN calls c USING (call_id) WHERE c.day BETWEEN ? AND ?""" + (
+        " AND c.team = ?" if team else ""
+    )
+    df = pd.read_sql_query(q, store.db, params=[first.isoformat(), end.isoformat()] + ([team] if team else []))
+    days = [(first + timedelta(days=i)).isoformat() for i in range((end - first).days + 1)]
+    counts = df.groupby(["day", "topic"]).size().unstack(fill_value=0).reindex(index=days, fill_value=0)
+    rows = []
+    for i, day in enumerate(days):
+        if day < start.isoformat():
+            continue
+        prev = counts.iloc[max(0, i - SURGE_DAYS) : i]
+        for topic in counts.columns:
+            n = int(counts.at[day, topic])
+            base = float(prev[topic].mean()) if len(prev) else 0.0
+            surge = n >= SURGE_RATIO * base and n >= base + SURGE_MIN_EXTRA
+            rows.append({"day": day, "topic": topic, "calls": n, "baseline": round(base, 1), "surge": surge})
+    return pd.DataFrame(rows, columns=["day", "topic", "calls", "baseline", "surge"])
+
+
+def _rule_precision(store: Store) -> pd.DataFrame:
+    """Per rule, over all reviewed flags so far: how often reviewers confirmed it."""
+    return pd.read_sql_query(
+        """SELECT f.rule_id, f.category, COUNT(*) AS flags,
+                  SUM(r.decision IS NOT NULL) AS reviewed,
+                  SUM(r.decision IN ('confirm', 'case')) AS confirmed,
+                  SUM(r.decision = 'dismiss') AS dismissed
+           FROM flags f LEFT JOIN reviews r USING (flag_key) GROUP BY f.rule_id, f.category ORDER BY f.rule_id""",
+        store.db,
+    ).assign(precision=lambda d: (d["confirmed"] / d["reviewed"].where(d["reviewed"] > 0)).round(2))
+
+
+def build_scorecard(
+    store: Store, week: str, pack: RulePack | None = None, weights: dict[str, float] | None = None,
+    team: str | None = None, history_weeks: int = 8,
+) -> Scorecard:
+    start, end = parse_week(week)
+    weights = weights or {}
+    raw = _scored_calls(store, start, end, team)
+    flags = _flags(store, raw["call_id"].tolist())
+    calls = _with_scores(raw, flags, pack, weights)
+    categories = sorted({r.category for r in pack.rules} if pack else set(flags["category"]))
+    agents = _agent_table(calls, flags, categories)
+
+    prev_start, prev_end = start - timedelta(days=7), end - timedelta(days=7)
+    prev_raw = _scored_calls(store, prev_start, prev_end, team)
+    prev = _with_scores(prev_raw, _flags(store, prev_raw["call_id"].tolist()), pack, weights)
+    team_mean = {d: float(calls[d].mean()) for d in [*DIMENSIONS, "total"]} if len(calls) else {}
+    if len(agents):
+        for d in [*DIMENSIONS, "total"]:
+            agents[f"gap:{d}"] = agents[d] - team_mean.get(d, float("nan"))
+        prev_means = prev.groupby("agent_id")[[*DIMENSIONS, "total"]].mean() if len(prev) else pd.DataFrame()
+        for d in [*DIMENSIONS, "total"]:
+            before = agents["agent_id"].map(prev_means[d]) if d in prev_means else float("nan")
+            agents[f"delta:{d}"] = agents[d] - before
+        agents = agents.sort_values("total", ascending=False).reset_index(drop=True)
+        agents.insert(0, "rank", range(1, len(agents) + 1))
+
+    trend = []
+    for k in range(history_weeks - 1, -1, -1):
+        ws, we = start - timedelta(days=7 * k), end - timedelta(days=7 * k)
+        hist_raw = raw if k == 0 else _scored_calls(store, ws, we, team)
+        if k == 0:
+            hist = calls
+        elif len(hist_raw):
+            hist = _with_scores(hist_raw, _flags(store, hist_raw["call_id"].tolist()), pack, weights)
+        else:
+            hist = hist_raw
+        trend.append((week_of(ws), round(float(hist["total"].mean()), 1) if len(hist) else None))
+
+    team_sql = " AND team = ?" if team else ""
+    tparams = [start.isoformat(), end.isoformat()] + ([team] if team else [])
+    indexed = store.db.execute(f"SELECT COUNT(*) FROM calls WHERE day BETWEEN ? AND ?{team_sql}", tparams).fetchone()[0]
+    sampled = store.db.execute(
+        f"SELECT COUNT(*) FROM samples s JOIN calls c USING (call_id) WHERE s.day BETWEEN ? AND ?{team_sql.replace('team', 'c.team')}",
+        tparams,
+    ).fetchone()[0]
+    return Scorecard(
+        week=week, team=team, calls=calls, agents=agents, flags=flags, indexed=indexed, sampled=sampled,
+        trend=trend, topics=_topic_table(store, end, start, team), rule_precision=_rule_precision(store), team_mean=team_mean,
+    )
