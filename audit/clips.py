@@ -10,6 +10,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from audit.errors import AudioError, AuditError
@@ -27,11 +28,26 @@ class ClipOptions:
 
 
 def _pydub():
-    import imageio_ffmpeg
-    from pydub import AudioSegment
+    import warnings
 
-    AudioSegment.converter = imageio_ffmpeg.get_ffmpeg_exe()  # no system ffmpeg needed
+    import imageio_ffmpeg
+
+    with warnings.catch_warnings():  # pydub warns when no system ffmpeg is on PATH; we bring our own
+        warnings.simplefilter("ignore", RuntimeWarning)
+        from pydub import AudioSegment
+
+    AudioSegment.converter = imageio_ffmpeg.get_ffmpeg_exe()
     return AudioSegment
+
+
+def load_segment(path: Path):
+    """Decode with PyAV (no ffprobe needed) into a pydub AudioSegment for cutting and export."""
+    from audit.audio import decode
+
+    AudioSegment = _pydub()
+    audio = decode(path)
+    pcm = (np.clip(audio.channels.T, -1.0, 1.0) * 32767).astype("<i2")
+    return AudioSegment(pcm.tobytes(), sample_width=2, frame_rate=audio.sample_rate, channels=audio.n_channels)
 
 
 def _safe(name: str) -> str:
@@ -53,7 +69,6 @@ def cut_clips(
     each file is written to a temp name and renamed)."""
     from audit.audio import resolve_inside_root
 
-    AudioSegment = _pydub()
     made: dict[str, Path] = {}
     problems: list[str] = []
     timed = flags[flags["start"].notna()]
@@ -66,8 +81,8 @@ def cut_clips(
             continue
         try:
             src = resolve_inside_root(recording_root, call["audio_path"])
-            audio = AudioSegment.from_file(src)
-        except (AudioError, OSError, Exception) as exc:  # pydub raises CouldntDecodeError and others
+            audio = load_segment(src)
+        except (AudioError, OSError) as exc:
             problems.append(f"{call_id}: cannot cut clips ({exc})")
             continue
         agent_dir.mkdir(parents=True, exist_ok=True)

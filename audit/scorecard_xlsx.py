@@ -146,7 +146,7 @@ def write_scorecard(sc: Scorecard, path: Path, mask: bool = True, clips: dict[st
             lc.add([pd.Timestamp(c["day"]).to_pydatetime(), c["agent_id"], c["agent_name"], cid, _num(c["duration"]), c["topic"],
                     _num(medians.get(c["topic"])), lcd["agent_talk_share"], lcd["customer_talk_share"], lcd["hold_silence_s"],
                     lcd["system_checks"], lcd["interruptions"], "是" if lcd["customer_emotion"] else "否",
-                    "是" if lcd["service_risk"] else "否", "、".join(CATEGORY_NAMES.get(x, x) for x in fcats)],
+                    "是" if lcd["service_risk"] else "否", "、".join(CATEGORY_NAMES.get(x, x) for x in fcats) or "无"],
                    number_format={0: "yyyy-mm-dd", 7: "0%", 8: "0%"})
     lc.finish()
 
@@ -179,6 +179,8 @@ def write_scorecard(sc: Scorecard, path: Path, mask: bool = True, clips: dict[st
     # ---- 话题 Topics
     tp = Sheet(wb, "话题", ["日期", "话题", "通话数", f"前7天日均", "突增"])
     for t in sc.topics.itertuples(index=False):
+        if not t.calls and not t.surge:
+            continue
         r = tp.add([pd.Timestamp(t.day).to_pydatetime(), t.topic, t.calls, t.baseline, "突增" if t.surge else ""],
                    number_format={0: "yyyy-mm-dd"})
         if t.surge:
@@ -189,8 +191,8 @@ def write_scorecard(sc: Scorecard, path: Path, mask: bool = True, clips: dict[st
     # ---- 规则精度 Rule precision
     rpq = Sheet(wb, "规则精度", ["规则", "类别", "问题数", "已复核", "确认", "驳回", "精度(确认/已复核)"])
     for q in sc.rule_precision.itertuples(index=False):
-        rpq.add([q.rule_id, _cat(q.category), int(q.flags), int(q.reviewed or 0), int(q.confirmed or 0),
-                 int(q.dismissed or 0), None if pd.isna(q.precision) else float(q.precision)], number_format={6: "0%"})
+        rpq.add([q.rule_id, _cat(q.category), int(q.flags), int(q.reviewed), int(q.confirmed),
+                 int(q.dismissed), None if pd.isna(q.precision) else float(q.precision)], number_format={6: "0%"})
     rpq.finish()
 
     # ---- 片段索引 Clip index

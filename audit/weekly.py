@@ -112,7 +112,8 @@ def _agent_table(calls: pd.DataFrame, flags: pd.DataFrame, categories: list[str]
     agents = agents.join(g[list(DIMENSIONS) + ["total"]].mean())
     counted = flags[flags["decision"] != "dismiss"].merge(calls[["call_id", "agent_id"]], on="call_id")
     per_cat = counted.groupby(["agent_id", "category"]).size().unstack(fill_value=0).reindex(columns=categories, fill_value=0)
-    agents = agents.join(per_cat).fillna({c: 0 for c in categories})
+    agents = agents.join(per_cat)
+    agents[categories] = agents[categories].fillna(0).astype(int)
     return agents.reset_index()
 
 
@@ -141,9 +142,9 @@ def _rule_precision(store: Store) -> pd.DataFrame:
     """Per rule, over all reviewed flags so far: how often reviewers confirmed it."""
     return pd.read_sql_query(
         """SELECT f.rule_id, f.category, COUNT(*) AS flags,
-                  SUM(r.decision IS NOT NULL) AS reviewed,
-                  SUM(r.decision IN ('confirm', 'case')) AS confirmed,
-                  SUM(r.decision = 'dismiss') AS dismissed
+                  SUM(CASE WHEN r.decision IS NOT NULL THEN 1 ELSE 0 END) AS reviewed,
+                  SUM(CASE WHEN r.decision IN ('confirm', 'case') THEN 1 ELSE 0 END) AS confirmed,
+                  SUM(CASE WHEN r.decision = 'dismiss' THEN 1 ELSE 0 END) AS dismissed
            FROM flags f LEFT JOIN reviews r USING (flag_key) GROUP BY f.rule_id, f.category ORDER BY f.rule_id""",
         store.db,
     ).assign(precision=lambda d: (d["confirmed"] / d["reviewed"].where(d["reviewed"] > 0)).round(2))
