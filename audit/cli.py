@@ -495,6 +495,25 @@ def rules_test(folder: Path | None, config_path: Path | None, show_all: bool, as
         raise SystemExit(1)
 
 
+@model.command("convert")
+@config_option
+@_fail_cleanly
+def model_convert(config_path: Path | None) -> None:
+    """Write an openai-whisper checkpoint (.pt) from the CTranslate2 weights in use.
+
+    Both engines then run on identical weights, so `engine = "openai-whisper"` and
+    the transcription benchmark compare like with like. Needs torch (extra [openai]).
+    """
+    from audit.convert import convert
+    from audit.model import resolve_model
+
+    setting = _load(config_path).transcribe.model if (config_path or Path(CONFIG_NAME).exists()) else ""
+    m = resolve_model(setting)
+    if m.source == "hub":
+        raise click.ClickException(f"model {m.name!r} is a hub name; convert needs a local CTranslate2 folder")
+    click.echo(f"Wrote {convert(m.path)}")
+
+
 def main() -> None:
     cli(prog_name="callaudit")
 

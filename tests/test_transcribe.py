@@ -215,3 +215,35 @@ def test_score_json_contract_and_rerun_replaces_flags(demo_ws, fake_engine):
     assert again.exit_code == 0 and db.execute("select count(*) from flags").fetchone()[0] == n == len(flags)
     one = json.loads(runner.invoke(cli, ["score", "--call", "c1", "--json", "--config", str(cfg)]).output)
     assert one == calls
+
+
+@pytest.mark.slow
+def test_openai_whisper_on_converted_weights_matches_faster_whisper(tmp_path, monkeypatch):
+    from audit.convert import convert
+    from audit.metrics import cer
+
+    opts = _real_options()
+    monkeypatch.setattr("audit.convert.checkpoint_path", lambda model_dir: tmp_path / "base.pt")
+    assert convert(opts.model) == tmp_path / "base.pt"
+    a = decode(DEMO / "recordings" / "dev01.mp3")
+    short = replace(a, channels=a.channels[:, : 16000 * 25])
+    fw = transcribe.transcribe_audio(short, opts)
+    ow = transcribe.transcribe_audio(short, replace(opts, engine="openai-whisper"))
+    assert ow.engine == "openai-whisper" and ow.segments
+    assert cer(fw.text(AGENT), ow.text(AGENT)) <= 0.10
+    assert cer(fw.text(), ow.text()) <= 0.15
+
+
+def test_openai_engine_without_checkpoint_says_what_to_run(tmp_path, monkeypatch):
+    from audit.errors import AuditError
+
+    monkeypatch.setattr("audit.convert.checkpoint_path", lambda model_dir: tmp_path / "missing.pt")
+    with pytest.raises(AuditError, match="callaudit model convert"):
+        transcribe.OpenAIWhisperEngine(TranscribeOptions(engine="openai-whisper", model=str(tmp_path)))
+
+
+def test_cer_normalizes_numbers_and_script():
+    from audit.metrics import cer
+
+    assert cer("工号幺零二三，國家電網", "工号1023国家电网") <= 0.1
+    assert cer("您好", "你好") == 0.5
