@@ -86,6 +86,8 @@ def cut_clips(
             problems.append(f"{call_id}: cannot cut clips ({exc})")
             continue
         agent_dir.mkdir(parents=True, exist_ok=True)
+        for stale in agent_dir.glob(".clip-*"):  # left by a killed run (callers hold the report lock)
+            stale.unlink(missing_ok=True)
         segs = (transcripts.get(call_id) or {}).get("segments", [])
         for f, path in todo:
             a = max(0.0, float(f.start) - options.padding)

@@ -82,7 +82,8 @@ device = "auto"                  # auto = cuda when present, else cpu
 compute_type = "auto"            # auto = int8 on cpu, float16 on cuda
 language = "zh"                  # forced: never trust language detection on 8 kHz audio
 agent_channel = "left"           # stereo recordings: which channel is the agent
-beam_size = 1
+beam_size = 1                    # 1 = greedy decoding (fastest); 5 = beam search
+batch_size = 8                   # speech chunks decoded together (faster on CPU); 0 = one at a time
 workers = 0                      # 0 = sized to the machine (workers x threads <= cores)
 vad = true                       # skip silence before decoding (speed, fewer hallucinations)
 
@@ -114,6 +115,7 @@ class TranscribeSettings:
     language: str = "zh"
     agent_channel: str = "left"
     beam_size: int = 1
+    batch_size: int = 8
     workers: int = 0
     vad: bool = True
 

@@ -95,8 +95,12 @@ class Sheet:
 
 
 def save_atomic(wb: Workbook, path: Path) -> Path:
-    """Write to a temp file beside the target, then rename: a crash never leaves half a workbook."""
+    """Write to a temp file beside the target, then rename: a crash never leaves half a workbook.
+
+    Callers hold the report lock, so temp files of this name left by a killed run are removed."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.stem}-*.xlsx"):
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".xlsx", dir=path.parent)
     os.close(fd)
     try:

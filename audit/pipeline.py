@@ -120,6 +120,7 @@ def transcribe_options(t: TranscribeSettings, threads: int = 0) -> "TranscribeOp
         compute_type=t.compute_type,
         language=t.language,
         beam_size=t.beam_size,
+        batch_size=t.batch_size,
         vad=t.vad,
         agent_channel=t.agent_channel,
         threads=threads,

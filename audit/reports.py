@@ -16,7 +16,7 @@ from audit.config import Config
 from audit.errors import AuditError
 from audit.excel import mask_numbers
 from audit.rules import load_pack
-from audit.store import Store, now
+from audit.store import RunLock, Store, now
 from audit.weekly import REPORT_CATEGORIES, REVIEW_DECISIONS, FOLLOWUPS, build_scorecard, parse_week, week_of
 
 log = logging.getLogger("audit")
@@ -38,8 +38,8 @@ def _transcripts(store: Store, call_ids: list[str]) -> dict[str, dict]:
 
 def weekly_report(config: Config, week: str, team: str | None = None, with_clips: bool = True,
                   category: str | None = None) -> WeeklyResult:
-    pack = load_pack(config.rules)
-    with Store(config.database) as store:
+    pack = load_pack(config.rules, [])
+    with report_lock(config), Store(config.database) as store:
         sc = build_scorecard(store, week, pack, config.weights, team)
         folder = config.output / week
         clips: dict[str, str] = {}
@@ -52,22 +52,28 @@ def weekly_report(config: Config, week: str, team: str | None = None, with_clips
                 ClipOptions(config.clip_padding, config.clip_format, mask=config.mask_pii),
             )
             clips = {k: p.relative_to(folder).as_posix() for k, p in made.items()}
-    from audit.scorecard_xlsx import write_scorecard
+        from audit.scorecard_xlsx import write_scorecard
 
-    name = f"scorecard-{week}" + (f"-{team}" if team else "") + ".xlsx"
-    path = write_scorecard(sc, folder / name, mask=config.mask_pii, clips=clips)
+        name = f"scorecard-{week}" + (f"-{team}" if team else "") + ".xlsx"
+        path = write_scorecard(sc, folder / name, mask=config.mask_pii, clips=clips)
     return WeeklyResult(path, len(sc.agents), len(sc.calls), len(sc.flags), len(clips), problems)
+
+
+def report_lock(config: Config) -> RunLock:
+    """Report writers take this lock: one writer per workspace, so leftovers of a killed one can be cleaned."""
+    config.database.parent.mkdir(parents=True, exist_ok=True)
+    return RunLock(config.database.with_suffix(".report.lock"))
 
 
 def clips_report(config: Config, week: str | None, call_id: str | None, category: str | None) -> tuple[dict, list[str]]:
     """Clips for a week's flags or one call's, into reports/<week>/clips/<agent>/."""
-    with Store(config.database) as store:
+    with report_lock(config), Store(config.database) as store:
         if call_id:
             row = store.db.execute("SELECT day FROM calls WHERE call_id = ?", (call_id,)).fetchone()
             if row is None:
                 raise AuditError(f"call {call_id} is not in the workspace")
             week = week_of(date.fromisoformat(row[0]))
-        sc = build_scorecard(store, week, load_pack(config.rules), config.weights)
+        sc = build_scorecard(store, week, load_pack(config.rules, []), config.weights)
         flags = sc.flags
         if call_id:
             flags = flags[flags["call_id"] == call_id]
@@ -136,7 +142,7 @@ def import_reviews(config: Config, workbook: Path) -> ReviewImport:
 def daily_summary(config: Config, store: Store, day: str) -> dict:
     """What the night did: sample, scores, new must-report items, surges, problems. Also written as markdown."""
     mon = date.fromisoformat(day)
-    sc = build_scorecard(store, week_of(mon), load_pack(config.rules), config.weights)
+    sc = build_scorecard(store, week_of(mon), load_pack(config.rules, []), config.weights)
     today = sc.calls[sc.calls["day"] == day] if len(sc.calls) else sc.calls
     flags = sc.flags[sc.flags["call_id"].isin(today["call_id"])] if len(sc.flags) else sc.flags
     report = flags[flags["category"].isin(REPORT_CATEGORIES)] if len(flags) else flags

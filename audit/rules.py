@@ -199,8 +199,11 @@ def parse_rule(d, file: str, index: int) -> Rule:
     )
 
 
-def load_pack(folder: Path) -> RulePack:
-    """Load and validate every *.yaml in folder. Raises RuleError naming file, rule and field."""
+def load_pack(folder: Path, errors: list[str] | None = None) -> RulePack:
+    """Load and validate every *.yaml in folder. Raises RuleError naming file, rule and field.
+
+    With an `errors` list, a bad file is left out and its error appended instead, so one
+    broken edit does not stop a night's scoring (the nightly run reports it)."""
     folder = Path(folder)
     files = sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml"))
     if not files:
@@ -210,25 +213,34 @@ def load_pack(folder: Path) -> RulePack:
     digest = hashlib.sha256()
     for f in files:
         text = f.read_text(encoding="utf-8")
-        digest.update(f.name.encode() + b"\0" + text.encode())
         try:
-            doc = yaml.safe_load(text) or {}
-        except yaml.YAMLError as exc:
-            raise RuleError(f"{f.name}: not valid YAML ({exc})") from exc
-        if not isinstance(doc, dict) or set(doc) - {"pack", "description", "rules", "topics"}:
-            raise RuleError(f"{f.name}: top level must be a mapping with pack, description, rules, topics")
-        for i, d in enumerate(doc.get("rules") or []):
-            if isinstance(d, dict) and d.get("enabled") is False:
-                continue
-            rules.append(parse_rule(d, f.name, i))
-        for name, spec in (doc.get("topics") or {}).items():
-            topics.append((str(name), compile_pattern(spec, f"{f.name}: topics.{name}")))
+            file_rules, file_topics = _parse_file(f.name, text)
+        except RuleError as exc:
+            if errors is None:
+                raise
+            errors.append(str(exc))
+            continue
+        digest.update(f.name.encode() + b"\0" + text.encode())
+        rules += file_rules
+        topics += file_topics
     seen: dict[str, str] = {}
     for r in rules:
         if r.id in seen:
             raise RuleError(f"{r.source}: rule {r.id}: id already used in {seen[r.id]}")
         seen[r.id] = r.source
     return RulePack(tuple(rules), tuple(topics), digest.hexdigest()[:16], tuple(f.name for f in files))
+
+
+def _parse_file(name: str, text: str) -> tuple[list[Rule], list[tuple[str, Pattern]]]:
+    try:
+        doc = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise RuleError(f"{name}: not valid YAML ({exc})") from exc
+    if not isinstance(doc, dict) or set(doc) - {"pack", "description", "rules", "topics"}:
+        raise RuleError(f"{name}: top level must be a mapping with pack, description, rules, topics")
+    rules = [parse_rule(d, name, i) for i, d in enumerate(doc.get("rules") or []) if not (isinstance(d, dict) and d.get("enabled") is False)]
+    topics = [(str(t), compile_pattern(spec, f"{name}: topics.{t}")) for t, spec in (doc.get("topics") or {}).items()]
+    return rules, topics
 
 
 def copy_default_rules(dest: Path) -> int:

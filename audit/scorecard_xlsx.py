@@ -46,6 +46,11 @@ def write_scorecard(sc: Scorecard, path: Path, mask: bool = True, clips: dict[st
     clips = clips or {}
     wb = Workbook()
     calls = sc.calls.set_index("call_id") if len(sc.calls) else sc.calls
+    # Flags joined once with their call (per-row lookups are too slow at 100k flags).
+    call_cols = ["call_id", "day", "team", "agent_id", "agent_name", "caller", "topic"]
+    fx = sc.flags.merge(sc.calls[call_cols], on="call_id", how="left") if len(sc.flags) else sc.flags.reindex(
+        columns=list(sc.flags.columns) + call_cols[1:])
+    fx["day"] = pd.to_datetime(fx["day"])
 
     # ---- 总览 Overview
     ov = Sheet(wb, "总览", ["项目", "数值"], first=True)
@@ -113,11 +118,11 @@ def write_scorecard(sc: Scorecard, path: Path, mask: bool = True, clips: dict[st
     # ---- 问题明细 Flag detail with the review round-trip columns
     fl = Sheet(wb, REVIEW_SHEET, ["日期", "班组", "工号", "姓名", "流水号", "时间(秒)", "类别", "规则", "严重度", "扣分",
                                   "说话人", "证据", "片段", *REVIEW_COLUMNS])
-    for f in sc.flags.itertuples(index=False):
-        c = calls.loc[f.call_id]
+    speaker_name = {"agent": "坐席", "customer": "客户"}
+    for f in fx.itertuples(index=False):
         r = fl.add([
-            pd.Timestamp(c["day"]).to_pydatetime(), c["team"], c["agent_id"], c["agent_name"], f.call_id, _num(f.start),
-            _cat(f.category), f.rule_id, f.severity, f.points, {"agent": "坐席", "customer": "客户"}.get(f.speaker, f.speaker),
+            f.day.to_pydatetime(), f.team, f.agent_id, f.agent_name, f.call_id, _num(f.start),
+            _cat(f.category), f.rule_id, f.severity, f.points, speaker_name.get(f.speaker, f.speaker),
             m(f.evidence or ""), "", DECISION_LABEL.get(f.decision or "", ""), f.followup or "", f.note or "", f.flag_key,
         ], number_format={0: "yyyy-mm-dd"})
         if f.flag_key in clips:
@@ -137,14 +142,12 @@ def write_scorecard(sc: Scorecard, path: Path, mask: bool = True, clips: dict[st
                              "客户说话占比", "等待/静音(秒)", "查询次数", "抢话次数", "客户情绪激动", "服务隐患", "问题"])
     if len(sc.calls):
         medians = sc.calls.groupby("topic")["duration"].median()
-        for cid, c in calls.iterrows():
-            meas = json.loads(c["measures"]) if c["measures"] else {}
-            lcd = meas.get("long_call")
-            if not lcd:
-                continue
-            fcats = sorted(set(sc.flags.loc[sc.flags["call_id"] == cid, "category"]))
-            lc.add([pd.Timestamp(c["day"]).to_pydatetime(), c["agent_id"], c["agent_name"], cid, _num(c["duration"]), c["topic"],
-                    _num(medians.get(c["topic"])), lcd["agent_talk_share"], lcd["customer_talk_share"], lcd["hold_silence_s"],
+        cats_of = sc.flags.groupby("call_id")["category"].agg(lambda c: sorted(set(c))) if len(sc.flags) else {}
+        for c in sc.calls[sc.calls["measures"].str.contains('"long_call": {', regex=False, na=False)].itertuples(index=False):
+            lcd = json.loads(c.measures)["long_call"]
+            fcats = cats_of.get(c.call_id, []) if len(sc.flags) else []
+            lc.add([pd.Timestamp(c.day).to_pydatetime(), c.agent_id, c.agent_name, c.call_id, _num(c.duration), c.topic,
+                    _num(medians.get(c.topic)), lcd["agent_talk_share"], lcd["customer_talk_share"], lcd["hold_silence_s"],
                     lcd["system_checks"], lcd["interruptions"], "是" if lcd["customer_emotion"] else "否",
                     "是" if lcd["service_risk"] else "否", "、".join(CATEGORY_NAMES.get(x, x) for x in fcats) or "无"],
                    number_format={0: "yyyy-mm-dd", 7: "0%", 8: "0%"})
@@ -152,25 +155,22 @@ def write_scorecard(sc: Scorecard, path: Path, mask: bool = True, clips: dict[st
 
     # ---- 上报事项 To report
     rp = Sheet(wb, "上报事项", ["日期", "工号", "姓名", "流水号", "主叫号码", "类别", "证据", "跟进状态", "备注"])
-    for f in sc.flags[sc.flags["category"].isin(REPORT_CATEGORIES)].itertuples(index=False) if len(sc.flags) else []:
-        c = calls.loc[f.call_id]
-        rp.add([pd.Timestamp(c["day"]).to_pydatetime(), c["agent_id"], c["agent_name"], f.call_id, m(c["caller"] or ""),
+    for f in fx[fx["category"].isin(REPORT_CATEGORIES)].itertuples(index=False):
+        rp.add([f.day.to_pydatetime(), f.agent_id, f.agent_name, f.call_id, m(f.caller or ""),
                 _cat(f.category), m(f.evidence or ""), f.followup or "待跟进", f.note or ""], number_format={0: "yyyy-mm-dd"})
     rp.finish()
 
     # ---- 典型案例 Cases, 知识库候选 Knowledge-base candidates
     cs = Sheet(wb, "典型案例", ["日期", "工号", "姓名", "流水号", "类别", "证据", "备注", "片段"])
-    for f in sc.flags[sc.flags["decision"] == "case"].itertuples(index=False) if len(sc.flags) else []:
-        c = calls.loc[f.call_id]
-        r = cs.add([pd.Timestamp(c["day"]).to_pydatetime(), c["agent_id"], c["agent_name"], f.call_id, _cat(f.category),
+    for f in fx[fx["decision"] == "case"].itertuples(index=False):
+        r = cs.add([f.day.to_pydatetime(), f.agent_id, f.agent_name, f.call_id, _cat(f.category),
                     m(f.evidence or ""), f.note or "", ""], number_format={0: "yyyy-mm-dd"})
         if f.flag_key in clips:
             cs.link(r, 8, clips[f.flag_key], "播放")
     cs.finish()
     kb = Sheet(wb, "知识库候选", ["话题", "通话数", "流水号", "类别", "坐席答不上或需查询的内容"])
-    if len(sc.flags):
-        kbf = sc.flags[sc.flags["category"].isin(KB_CATEGORIES) & (sc.flags["decision"] != "dismiss")]
-        kbf = kbf.assign(topic=kbf["call_id"].map(calls["topic"]))
+    if len(fx):
+        kbf = fx[fx["category"].isin(KB_CATEGORIES) & (fx["decision"] != "dismiss")]
         for topic, grp in kbf.groupby("topic"):
             for f in grp.itertuples(index=False):
                 kb.add([topic, grp["call_id"].nunique(), f.call_id, _cat(f.category), m(f.evidence or "")])
@@ -197,9 +197,9 @@ def write_scorecard(sc: Scorecard, path: Path, mask: bool = True, clips: dict[st
 
     # ---- 片段索引 Clip index
     ci = Sheet(wb, "片段索引", ["流水号", "工号", "类别", "开始(秒)", "片段"])
-    for f in sc.flags.itertuples(index=False) if len(sc.flags) else []:
+    for f in fx.itertuples(index=False):
         if f.flag_key in clips:
-            r = ci.add([f.call_id, calls.loc[f.call_id]["agent_id"], _cat(f.category), _num(f.start), ""])
+            r = ci.add([f.call_id, f.agent_id, _cat(f.category), _num(f.start), ""])
             ci.link(r, 5, clips[f.flag_key], clips[f.flag_key])
     ci.finish()
     return save_atomic(wb, path)

@@ -103,12 +103,16 @@ def score_stage(config, store, day: str, progress=None, force: bool = False):
     from audit.pipeline import StageResult, _ticker
     from audit.transcribe import Transcript
 
-    pack = load_pack(config.rules)
+    rule_errors: list[str] = []
+    pack = load_pack(config.rules, rule_errors)
     calls = store.sampled_calls(day)
     res = StageResult("score", total=len(calls))
     tick = _ticker(progress, "score", len(calls))
     with store.tx():
         store.clear_problems(day, "score")
+        store.clear_problems(day, "rules")
+        for err in rule_errors:  # a broken rule file is left out of tonight's pack, and said so
+            store.record_problem(day, "rules", err.split(":")[0], err)
     for row in calls.itertuples(index=False):
         body = store.transcript_body(row.call_id)
         if body is None:
@@ -121,6 +125,8 @@ def score_stage(config, store, day: str, progress=None, force: bool = False):
             continue
         try:
             transcript = Transcript.from_dict(body)
+            if not transcript.segments:
+                raise AuditError(f"{row.audio_path}: no speech found (silent or unusable audio); not scored")
             audio = decode(resolve_inside_root(config.recording_root, row.audio_path))
             measures = measure_call(audio, transcript)
             score = score_call(row.call_id, transcript, measures, pack, config.weights, row.topic_hint or "")
