@@ -7,14 +7,13 @@ import math
 from pathlib import Path
 
 import pandas as pd
-from openpyxl import Workbook
 from openpyxl.chart import LineChart, Reference
 from openpyxl.formatting.rule import CellIsRule, ColorScaleRule
-from openpyxl.styles import Font, PatternFill
+from openpyxl.styles import PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from audit.excel import FONT_NAME, Sheet, mask_numbers, save_atomic
+from audit.excel import Book, mask_numbers
 from audit.rules import DIMENSIONS
 from audit.weekly import FOLLOWUPS, KB_CATEGORIES, REPORT_CATEGORIES, SURGE_RULE, Scorecard
 
@@ -44,7 +43,7 @@ def write_scorecard(sc: Scorecard, path: Path, mask: bool = True, clips: dict[st
     """clips: flag_key -> clip path relative to the workbook's folder."""
     m = mask_numbers if mask else (lambda s: s)
     clips = clips or {}
-    wb = Workbook()
+    book = Book()
     calls = sc.calls.set_index("call_id") if len(sc.calls) else sc.calls
     # Flags joined once with their call (per-row lookups are too slow at 100k flags).
     call_cols = ["call_id", "day", "team", "agent_id", "agent_name", "caller", "topic"]
@@ -53,7 +52,7 @@ def write_scorecard(sc: Scorecard, path: Path, mask: bool = True, clips: dict[st
     fx["day"] = pd.to_datetime(fx["day"])
 
     # ---- 总览 Overview
-    ov = Sheet(wb, "总览", ["项目", "数值"], first=True)
+    ov = book.sheet("总览", ["项目", "数值"], autofilter=False)
     ov.add(["周次", sc.week])
     ov.add(["班组", sc.team or "全部"])
     ov.add(["索引通话数", sc.indexed])
@@ -65,32 +64,32 @@ def write_scorecard(sc: Scorecard, path: Path, mask: bool = True, clips: dict[st
     counted = sc.flags[sc.flags["decision"] != "dismiss"] if len(sc.flags) else sc.flags
     for cat, n in (counted["category"].value_counts().sort_index().items() if len(counted) else []):
         ov.add([f"问题数 · {_cat(cat)}", int(n)])
-    r0 = ov.next_row + 1
-    ov.ws.cell(r0, 1, "座席排名").font = Font(name=FONT_NAME, bold=True)
-    for i, a in enumerate(sc.agents.itertuples(index=False), start=1):
-        ov.ws.cell(r0 + i, 1, f"{a.rank}. {a.agent_name or ''} ({a.agent_id})").font = Font(name=FONT_NAME)
-        ov.ws.cell(r0 + i, 2, _num(a.total))
-    t0 = r0 + len(sc.agents) + 2
-    ov.ws.cell(t0, 1, "周次").font = Font(name=FONT_NAME, bold=True)
-    ov.ws.cell(t0, 2, "团队平均总分").font = Font(name=FONT_NAME, bold=True)
-    for i, (wk, val) in enumerate(sc.trend, start=1):
-        ov.ws.cell(t0 + i, 1, wk)
-        ov.ws.cell(t0 + i, 2, val)
-    chart = LineChart()
-    chart.title = "团队平均总分（近8周）"
-    chart.y_axis.title = "总分"
-    chart.add_data(Reference(ov.ws, min_col=2, min_row=t0, max_row=t0 + len(sc.trend)), titles_from_data=True)
-    chart.set_categories(Reference(ov.ws, min_col=1, min_row=t0 + 1, max_row=t0 + len(sc.trend)))
-    chart.height, chart.width = 7, 16
-    ov.ws.add_chart(chart, "D2")
+    ov.add([None, None])
+    ov.add(["座席排名", "总分"])
+    for a in sc.agents.itertuples(index=False):
+        ov.add([f"{a.rank}. {a.agent_name or ''} ({a.agent_id})", _num(a.total)])
+    ov.add([None, None])
+    t0 = ov.add(["周次", "团队平均总分"])
+    for wk, val in sc.trend:
+        ov.add([wk, val])
     ov.widths[0] = max(ov.widths[0], 30)
-    ov.finish(autofilter=False)
+
+    def trend_chart(ws, t0=t0, n=len(sc.trend)):
+        chart = LineChart()
+        chart.title = "团队平均总分（近8周）"
+        chart.y_axis.title = "总分"
+        chart.add_data(Reference(ws, min_col=2, min_row=t0, max_row=t0 + n), titles_from_data=True)
+        chart.set_categories(Reference(ws, min_col=1, min_row=t0 + 1, max_row=t0 + n))
+        chart.height, chart.width = 7, 16
+        ws.add_chart(chart, "D2")
+
+    ov.extras.append(trend_chart)
 
     # ---- 座席评分 Agents
     cats = [c for c in sc.agents.columns if "." in c and not c.startswith(("gap:", "delta:"))]
     head = ["排名", "工号", "姓名", "班组", "抽检通话", "总分", *DIMENSIONS, *[f"问题·{CATEGORY_NAMES.get(c, c)}" for c in cats],
             "总分差距(对团队)", *[f"差距·{d}" for d in DIMENSIONS], "总分较上周", *[f"较上周·{d}" for d in DIMENSIONS]]
-    ag = Sheet(wb, "座席评分", head)
+    ag = book.sheet("座席评分", head, freeze="D2")
     for a in sc.agents.to_dict(orient="records"):
         ag.add(
             [a["rank"], a["agent_id"], a["agent_name"], a["team"], int(a["calls"]), _num(a["total"]),
@@ -99,24 +98,25 @@ def write_scorecard(sc: Scorecard, path: Path, mask: bool = True, clips: dict[st
              _num(a["delta:total"]), *[_num(a[f"delta:{d}"]) for d in DIMENSIONS]],
             number_format={i: "0.0" for i in range(5, len(head))},
         )
-    n = ag.ws.max_row
+    n = len(sc.agents) + 1
     if n > 1:
-        score_cols = (6, 6 + len(DIMENSIONS))
-        ag.ws.conditional_formatting.add(
-            f"{get_column_letter(score_cols[0])}2:{get_column_letter(score_cols[1])}{n}",
-            ColorScaleRule(start_type="num", start_value=60, start_color="F8696B", mid_type="num", mid_value=85,
-                           mid_color="FFEB84", end_type="num", end_value=100, end_color="63BE7B"),
-        )
         first_gap = 7 + len(DIMENSIONS) + len(cats)
-        ag.ws.conditional_formatting.add(
-            f"{get_column_letter(first_gap)}2:{get_column_letter(len(head))}{n}",
-            CellIsRule(operator="lessThan", formula=["-5"], fill=RED),
-        )
-    ag.ws.freeze_panes = "D2"
-    ag.finish()
+
+        def agent_colors(ws):
+            ws.conditional_formatting.add(
+                f"F2:{get_column_letter(6 + len(DIMENSIONS))}{n}",
+                ColorScaleRule(start_type="num", start_value=60, start_color="F8696B", mid_type="num", mid_value=85,
+                               mid_color="FFEB84", end_type="num", end_value=100, end_color="63BE7B"),
+            )
+            ws.conditional_formatting.add(
+                f"{get_column_letter(first_gap)}2:{get_column_letter(len(head))}{n}",
+                CellIsRule(operator="lessThan", formula=["-5"], fill=RED),
+            )
+
+        ag.extras.append(agent_colors)
 
     # ---- 问题明细 Flag detail with the review round-trip columns
-    fl = Sheet(wb, REVIEW_SHEET, ["日期", "班组", "工号", "姓名", "流水号", "时间(秒)", "类别", "规则", "严重度", "扣分",
+    fl = book.sheet(REVIEW_SHEET, ["日期", "班组", "工号", "姓名", "流水号", "时间(秒)", "类别", "规则", "严重度", "扣分",
                                   "说话人", "证据", "片段", *REVIEW_COLUMNS])
     speaker_name = {"agent": "坐席", "customer": "客户"}
     for f in fx.itertuples(index=False):
@@ -127,18 +127,19 @@ def write_scorecard(sc: Scorecard, path: Path, mask: bool = True, clips: dict[st
         ], number_format={0: "yyyy-mm-dd"})
         if f.flag_key in clips:
             fl.link(r, 13, clips[f.flag_key], "播放")
-    dv1 = DataValidation(type="list", formula1='"确认,驳回,典型案例"', allow_blank=True)
-    dv2 = DataValidation(type="list", formula1=f'"{",".join(FOLLOWUPS)}"', allow_blank=True)
-    fl.ws.add_data_validation(dv1)
-    fl.ws.add_data_validation(dv2)
-    last = max(fl.ws.max_row, 2)
-    dv1.add(f"N2:N{last}")
-    dv2.add(f"O2:O{last}")
+    def review_choices(ws, last=max(len(fl.rows) + 1, 2)):
+        dv1 = DataValidation(type="list", formula1='"确认,驳回,典型案例"', allow_blank=True)
+        dv2 = DataValidation(type="list", formula1=f'"{",".join(FOLLOWUPS)}"', allow_blank=True)
+        dv1.add(f"N2:N{last}")
+        dv2.add(f"O2:O{last}")
+        ws.data_validations.append(dv1)
+        ws.data_validations.append(dv2)
+
+    fl.extras.append(review_choices)
     fl.widths[11] = 60
-    fl.finish()
 
     # ---- 长通话 Long calls
-    lc = Sheet(wb, "长通话", ["日期", "工号", "姓名", "流水号", "时长(秒)", "话题", "团队同话题中位时长(秒)", "坐席说话占比",
+    lc = book.sheet("长通话", ["日期", "工号", "姓名", "流水号", "时长(秒)", "话题", "团队同话题中位时长(秒)", "坐席说话占比",
                              "客户说话占比", "等待/静音(秒)", "查询次数", "抢话次数", "客户情绪激动", "服务隐患", "问题"])
     if len(sc.calls):
         medians = sc.calls.groupby("topic")["duration"].median()
@@ -151,55 +152,49 @@ def write_scorecard(sc: Scorecard, path: Path, mask: bool = True, clips: dict[st
                     lcd["system_checks"], lcd["interruptions"], "是" if lcd["customer_emotion"] else "否",
                     "是" if lcd["service_risk"] else "否", "、".join(CATEGORY_NAMES.get(x, x) for x in fcats) or "无"],
                    number_format={0: "yyyy-mm-dd", 7: "0%", 8: "0%"})
-    lc.finish()
 
     # ---- 上报事项 To report
-    rp = Sheet(wb, "上报事项", ["日期", "工号", "姓名", "流水号", "主叫号码", "类别", "证据", "跟进状态", "备注"])
+    rp = book.sheet("上报事项", ["日期", "工号", "姓名", "流水号", "主叫号码", "类别", "证据", "跟进状态", "备注"])
     for f in fx[fx["category"].isin(REPORT_CATEGORIES)].itertuples(index=False):
         rp.add([f.day.to_pydatetime(), f.agent_id, f.agent_name, f.call_id, m(f.caller or ""),
                 _cat(f.category), m(f.evidence or ""), f.followup or "待跟进", f.note or ""], number_format={0: "yyyy-mm-dd"})
-    rp.finish()
 
     # ---- 典型案例 Cases, 知识库候选 Knowledge-base candidates
-    cs = Sheet(wb, "典型案例", ["日期", "工号", "姓名", "流水号", "类别", "证据", "备注", "片段"])
+    cs = book.sheet("典型案例", ["日期", "工号", "姓名", "流水号", "类别", "证据", "备注", "片段"])
     for f in fx[fx["decision"] == "case"].itertuples(index=False):
         r = cs.add([f.day.to_pydatetime(), f.agent_id, f.agent_name, f.call_id, _cat(f.category),
                     m(f.evidence or ""), f.note or "", ""], number_format={0: "yyyy-mm-dd"})
         if f.flag_key in clips:
             cs.link(r, 8, clips[f.flag_key], "播放")
-    cs.finish()
-    kb = Sheet(wb, "知识库候选", ["话题", "通话数", "流水号", "类别", "坐席答不上或需查询的内容"])
+    kb = book.sheet("知识库候选", ["话题", "通话数", "流水号", "类别", "坐席答不上或需查询的内容"])
     if len(fx):
         kbf = fx[fx["category"].isin(KB_CATEGORIES) & (fx["decision"] != "dismiss")]
         for topic, grp in kbf.groupby("topic"):
             for f in grp.itertuples(index=False):
                 kb.add([topic, grp["call_id"].nunique(), f.call_id, _cat(f.category), m(f.evidence or "")])
-    kb.finish()
 
     # ---- 话题 Topics
-    tp = Sheet(wb, "话题", ["日期", "话题", "通话数", f"前7天日均", "突增"])
+    tp = book.sheet("话题", ["日期", "话题", "通话数", f"前7天日均", "突增"])
     for t in sc.topics.itertuples(index=False):
         if not t.calls and not t.surge:
             continue
-        r = tp.add([pd.Timestamp(t.day).to_pydatetime(), t.topic, t.calls, t.baseline, "突增" if t.surge else ""],
-                   number_format={0: "yyyy-mm-dd"})
-        if t.surge:
-            tp.ws.cell(r, 5).fill = RED
-    tp.ws.cell(tp.next_row + 1, 1, f"突增规则：{SURGE_RULE}（按已评分通话的话题计数）")
-    tp.finish()
+        tp.add([pd.Timestamp(t.day).to_pydatetime(), t.topic, t.calls, t.baseline, "突增" if t.surge else ""],
+               number_format={0: "yyyy-mm-dd"})
+    tp.extras.append(lambda ws, n=len(tp.rows) + 1: ws.conditional_formatting.add(
+        f"E2:E{max(n, 2)}", CellIsRule(operator="equal", formula=['"突增"'], fill=RED)))
+    tp.add([None])
+    tp.add([f"突增规则：{SURGE_RULE}（按已评分通话的话题计数）"])
 
     # ---- 规则精度 Rule precision
-    rpq = Sheet(wb, "规则精度", ["规则", "类别", "问题数", "已复核", "确认", "驳回", "精度(确认/已复核)"])
+    rpq = book.sheet("规则精度", ["规则", "类别", "问题数", "已复核", "确认", "驳回", "精度(确认/已复核)"])
     for q in sc.rule_precision.itertuples(index=False):
         rpq.add([q.rule_id, _cat(q.category), int(q.flags), int(q.reviewed), int(q.confirmed),
                  int(q.dismissed), None if pd.isna(q.precision) else float(q.precision)], number_format={6: "0%"})
-    rpq.finish()
 
     # ---- 片段索引 Clip index
-    ci = Sheet(wb, "片段索引", ["流水号", "工号", "类别", "开始(秒)", "片段"])
+    ci = book.sheet("片段索引", ["流水号", "工号", "类别", "开始(秒)", "片段"])
     for f in fx.itertuples(index=False):
         if f.flag_key in clips:
             r = ci.add([f.call_id, f.agent_id, _cat(f.category), _num(f.start), ""])
             ci.link(r, 5, clips[f.flag_key], clips[f.flag_key])
-    ci.finish()
-    return save_atomic(wb, path)
+    return book.save(path)
