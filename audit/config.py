@@ -87,6 +87,10 @@ batch_size = 8                   # speech chunks decoded together (faster on CPU
 workers = 0                      # 0 = sized to the machine (workers x threads <= cores)
 vad = true                       # skip silence before decoding (speed, fewer hallucinations)
 
+[executor]
+kind = "local"                   # local = process pool on this machine; ray = Ray (pip install 'callaudit[ray]')
+address = ""                     # ray only: "" = start Ray here; "ray://head:10001" or "auto" = join a cluster
+
 [scoring]
 rules = "rules"                  # folder of YAML rule packs
 # Weights of the dimension scores in the call total (need not sum to 1).
@@ -138,6 +142,8 @@ class Config:
     transcribe: TranscribeSettings
     rules: Path
     weights: dict[str, float]
+    executor: str = "local"
+    executor_address: str = ""
     mask_pii: bool = True
     clip_padding: float = 3.0
     clip_format: str = "mp3"
@@ -213,6 +219,10 @@ def load_config(path: Path | None = None) -> Config:
         raise ConfigError("transcribe.agent_channel must be 'left' or 'right'")
     if transcribe.engine not in ("faster-whisper", "openai-whisper"):
         raise ConfigError("transcribe.engine must be 'faster-whisper' or 'openai-whisper'")
+    ex = raw.get("executor", {})
+    executor = _get(ex, "kind", str, "local", "executor")
+    if executor not in ("local", "ray"):
+        raise ConfigError("executor.kind must be 'local' or 'ray'")
     return Config(
         base=base,
         database=p(_get(ws, "database", str, "callaudit.db", "workspace")),
@@ -230,6 +240,8 @@ def load_config(path: Path | None = None) -> Config:
         transcribe=transcribe,
         rules=p(_get(sc, "rules", str, "rules", "scoring")),
         weights={str(k): float(v) for k, v in sc.get("weights", {}).items()},
+        executor=executor,
+        executor_address=_get(ex, "address", str, "", "executor"),
         mask_pii=_get(rp, "mask_pii", bool, True, "reports"),
         clip_padding=_get(rp, "clip_padding", float, 3.0, "reports"),
         clip_format=_get(rp, "clip_format", str, "mp3", "reports"),

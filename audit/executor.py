@@ -1,8 +1,9 @@
 """Run per-call jobs in parallel and hand results back one at a time, in completion order.
 
 `local` runs a process pool sized so that workers x threads <= cores (1 worker runs
-in-process). Results come back to the caller's process, which alone writes the
-store: SQLite has one writer, and each result is committed as soon as it arrives.
+in-process). `ray` sends the same jobs to a Ray cluster (or a local Ray started here).
+Either way results come back to the caller's process, which alone writes the store:
+SQLite has one writer, and each result is committed as soon as it arrives.
 """
 
 from __future__ import annotations
@@ -41,9 +42,14 @@ def run_jobs(
     workers: int,
     initializer: Callable | None = None,
     initargs: tuple = (),
+    executor: str = "local",
+    address: str = "",
 ) -> Iterator[tuple[Any, Any, BaseException | None]]:
     """Yield (item, result, error) per item. A failing item yields its error; the rest go on."""
     items = list(items)
+    if executor == "ray" and items:
+        yield from _run_ray(fn, items, initializer, initargs, address)
+        return
     if workers <= 1:
         if initializer:
             initializer(*initargs)
@@ -70,3 +76,46 @@ def run_jobs(
                 nxt = next(queue, None)
                 if nxt is not None:
                     pending[pool.submit(fn, nxt)] = nxt
+
+
+def _ray_task(fn, initializer, initargs, item):
+    """Runs on a Ray worker: set up once per worker process (model, rule pack), then the job."""
+    if initializer is not None:
+        stamp = _digest(initargs)
+        if _ray_ready.get(initializer.__qualname__) != stamp:
+            initializer(*initargs)
+            _ray_ready[initializer.__qualname__] = stamp
+    return fn(item)
+
+
+_ray_ready: dict[str, str] = {}
+
+
+def _digest(initargs: tuple) -> str:
+    import hashlib
+    import pickle
+
+    return hashlib.sha1(pickle.dumps(initargs)).hexdigest()
+
+
+def _run_ray(fn, items, initializer, initargs, address: str):
+    try:
+        import ray
+    except ImportError as exc:
+        from audit.errors import AuditError
+
+        raise AuditError("executor 'ray' needs Ray: pip install 'callaudit[ray]'") from exc
+    if not ray.is_initialized():
+        kw = {"address": address} if address else {"num_cpus": os.cpu_count() or 1}
+        ray.init(include_dashboard=False, log_to_driver=False, ignore_reinit_error=True, **kw)
+    task = ray.remote(_ray_task)
+    args_ref = ray.put(initargs)  # large set-up data (the rule pack) travels once
+    pending = {task.remote(fn, initializer, args_ref, item): item for item in items}
+    while pending:
+        done, _ = ray.wait(list(pending), num_returns=1)
+        for ref in done:
+            item = pending.pop(ref)
+            try:
+                yield item, ray.get(ref), None
+            except Exception as exc:  # RayTaskError wraps the job's own error
+                yield item, None, getattr(exc, "cause", None) or exc

@@ -207,7 +207,8 @@ def transcribe_stage(config: Config, store: Store, day: str, force: bool = False
         jobs.append((key, str(path)))
 
     for (key, _path), body, exc in run_jobs(
-        _transcribe_job, jobs, plan.workers, initializer=_init_transcriber, initargs=(options,)
+        _transcribe_job, jobs, plan.workers, initializer=_init_transcriber, initargs=(options,),
+        executor=config.executor, address=config.executor_address,
     ):
         call_ids = waiting[key]
         if exc is not None:

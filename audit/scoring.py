@@ -92,27 +92,57 @@ def score_call(
 # ---------------------------------------------------------------- nightly stage
 
 
+_worker: dict = {}
+
+
+def _init_scorer(pack: RulePack, weights: dict[str, float]) -> None:
+    _worker.update(pack=pack, weights=weights)
+
+
+def _score_job(job: tuple[str, str, dict, str]) -> tuple[CallScore, Measures]:
+    """(call id, audio path, transcript dict, topic hint) -> score and measures; runs in a worker."""
+    from audit.audio import decode
+    from audit.errors import AuditError
+
+    call_id, path, body, topic_hint = job
+    transcript = Transcript.from_dict(body)
+    if not transcript.segments:
+        raise AuditError(f"{Path(path).name}: no speech found (silent or unusable audio); not scored")
+    measures = measure_call(decode(Path(path)), transcript)
+    return score_call(call_id, transcript, measures, _worker["pack"], _worker["weights"], topic_hint), measures
+
+
 def score_stage(config, store, day: str, progress=None, force: bool = False):
     """Score the day's transcribed calls; a call is rescored when the rule pack changed.
 
-    Flags of a call are replaced as a whole in one transaction with its score and
-    status; reviews live in their own table keyed by flag_key, so they survive.
+    Work runs on the configured executor; results come back here, and each call's flags
+    are replaced as a whole in one transaction with its score and status. Reviews live
+    in their own table keyed by flag_key, so they survive rescoring.
     """
-    from audit.audio import decode, resolve_inside_root
+    from audit.audio import resolve_inside_root
     from audit.errors import AuditError
+    from audit.executor import plan_workers, run_jobs
     from audit.pipeline import StageResult, _ticker
-    from audit.transcribe import Transcript
 
     rule_errors: list[str] = []
     pack = load_pack(config.rules, rule_errors)
     calls = store.sampled_calls(day)
     res = StageResult("score", total=len(calls))
     tick = _ticker(progress, "score", len(calls))
+
+    def fail(call_id: str, message: str) -> None:
+        res.failed += 1
+        with store.tx():
+            store.set_status(call_id, "score", "failed", message)
+            store.record_problem(day, "score", call_id, message)
+        tick(call_id, "failed")
+
     with store.tx():
         store.clear_problems(day, "score")
         store.clear_problems(day, "rules")
         for err in rule_errors:  # a broken rule file is left out of tonight's pack, and said so
             store.record_problem(day, "rules", err.split(":")[0], err)
+    jobs = []
     for row in calls.itertuples(index=False):
         body = store.transcript_body(row.call_id)
         if body is None:
@@ -124,22 +154,26 @@ def score_stage(config, store, day: str, progress=None, force: bool = False):
             tick(row.call_id, "cached")
             continue
         try:
-            transcript = Transcript.from_dict(body)
-            if not transcript.segments:
-                raise AuditError(f"{row.audio_path}: no speech found (silent or unusable audio); not scored")
-            audio = decode(resolve_inside_root(config.recording_root, row.audio_path))
-            measures = measure_call(audio, transcript)
-            score = score_call(row.call_id, transcript, measures, pack, config.weights, row.topic_hint or "")
-        except (AuditError, OSError, ValueError) as exc:
-            res.failed += 1
-            with store.tx():
-                store.set_status(row.call_id, "score", "failed", str(exc))
-                store.record_problem(day, "score", row.call_id, str(exc))
-            tick(row.call_id, "failed")
+            path = resolve_inside_root(config.recording_root, row.audio_path)
+        except AuditError as exc:
+            fail(row.call_id, str(exc))
             continue
+        jobs.append((row.call_id, str(path), body, row.topic_hint or ""))
+
+    # Worker processes pay a few seconds of imports: only worth it for a real batch.
+    workers = plan_workers(config.transcribe.workers).workers if len(jobs) >= 8 else 1
+    for job, result, exc in run_jobs(
+        _score_job, jobs, workers, initializer=_init_scorer, initargs=(pack, config.weights),
+        executor=config.executor, address=config.executor_address,
+    ):
+        call_id = job[0]
+        if exc is not None:
+            fail(call_id, str(exc) if isinstance(exc, (AuditError, OSError, ValueError)) else f"{type(exc).__name__}: {exc}")
+            continue
+        score, measures = result
         with store.tx():
             store.put_score(score, measures)
-            store.set_status(row.call_id, "score", "done")
+            store.set_status(call_id, "score", "done")
         res.done += 1
-        tick(row.call_id, "done")
+        tick(call_id, "done")
     return res

@@ -114,14 +114,16 @@ class TranscribeOptions:
 
 
 # Bump when post-processing changes, so cached transcripts are redone.
-TRANSCRIPT_VERSION = 3
+TRANSCRIPT_VERSION = 4
 
 
 class Engine(Protocol):
     name: str
 
-    def run(self, samples: np.ndarray) -> list[Segment]:
-        """Transcribe one 16 kHz mono channel; segments come back with speaker ''."""
+    def run(self, samples: np.ndarray, batched: bool = True) -> list[Segment]:
+        """Transcribe one 16 kHz mono channel; segments come back with speaker ''.
+
+        batched=False asks for sequential decoding where the engine has both (finer timing)."""
 
 
 # ---------------------------------------------------------------- text guards
@@ -224,7 +226,7 @@ class FasterWhisperEngine:
 
             self.batched = BatchedInferencePipeline(self.model)
 
-    def run(self, samples: np.ndarray) -> list[Segment]:
+    def run(self, samples: np.ndarray, batched: bool = True) -> list[Segment]:
         o = self.options
         common = dict(
             language=o.language,
@@ -239,7 +241,7 @@ class FasterWhisperEngine:
             log_prob_threshold=-1.0,
             temperature=(0.0, 0.2, 0.4, 0.6),
         )
-        if self.batched is not None:
+        if self.batched is not None and batched:
             segments, _info = self.batched.transcribe(samples, batch_size=o.batch_size, **common)
         else:
             segments, _info = self.model.transcribe(samples, **common)
@@ -277,7 +279,7 @@ class OpenAIWhisperEngine:
         self.options = options
         self.model = whisper.load_model(str(pt), device="cpu" if options.device in ("auto", "cpu") else options.device)
 
-    def run(self, samples: np.ndarray) -> list[Segment]:
+    def run(self, samples: np.ndarray, batched: bool = True) -> list[Segment]:
         o = self.options
         result = self.model.transcribe(
             samples,
@@ -340,7 +342,9 @@ def transcribe_audio(audio: Audio, options: TranscribeOptions, engine: Engine | 
     else:
         from audit.diarize import attribute_speakers
 
-        segs = clean_segments(engine.run(audio.channels[0]), options)
+        # Sequential decoding: batched chunks carry no inner timestamps, and the turn
+        # changes in a mono mix are found from those.
+        segs = clean_segments(engine.run(audio.channels[0], batched=False), options)
         segs, confidence = attribute_speakers(audio.channels[0], audio.sample_rate, segs)
         layout = "mono"
     return Transcript(

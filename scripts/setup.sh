@@ -14,7 +14,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   # CPU PyTorch first: otherwise openai-whisper pulls a multi-GB CUDA build.
   .venv/bin/python -m pip install -q torch==2.13.0 2>&1 | grep -v '^WARNING: Location' || true
   .venv/bin/python -c 'import torch' 2>/dev/null || .venv/bin/python -m pip install -q torch --index-url https://download.pytorch.org/whl/cpu
-  .venv/bin/python -m pip install -q -e ".[openai,weights,dev]" 2>&1 | grep -v -E '^WARNING: Location|BuildBackendWarning|^ ' || true
+  .venv/bin/python -m pip install -q -e ".[openai,weights,ray,dev]" 2>&1 | grep -v -E '^WARNING: Location|BuildBackendWarning|^ ' || true
   .venv/bin/python -c 'import audit, faster_whisper, whisper, openpyxl, librosa' || { echo "install failed" >&2; exit 1; }
   echo "$want" > "$stamp"
 fi

@@ -17,7 +17,7 @@ TEXT = "您好国家电网客服，工号1023，我要投诉，请问还有其�
 class SleepyEngine:
     name = "fake"
 
-    def run(self, samples):
+    def run(self, samples, batched=True):
         time.sleep(float(os.environ.get("FAKE_ENGINE_SLEEP", "0")))
         if os.environ.get("FAKE_ENGINE_LOG"):
             with open(os.environ["FAKE_ENGINE_LOG"], "a") as fh:

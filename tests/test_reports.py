@@ -20,7 +20,7 @@ SAY = f"您好国家电网客服，我的电话是{PHONE}，我要投诉你们�
 class ScriptEngine:
     name = "fake"
 
-    def run(self, samples):
+    def run(self, samples, batched=True):
         return [Segment("", 0.5, 4.0, SAY, -0.2, 0.01, (Word(0.5, 4.0, SAY),))]
 
 

@@ -1,0 +1,57 @@
+"""The Ray executor gives the same results as the local one (Ray started locally, as a site would test it)."""
+
+import json
+import sqlite3
+
+import pytest
+from click.testing import CliRunner
+
+from audit.cli import cli
+from tests.test_transcribe import _ws_with_calls, fake_engine  # noqa: F401 (fixture)
+
+ray = pytest.importorskip("ray", reason="Ray not installed (pip install 'callaudit[ray]')")
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module", autouse=True)
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+    yield
+    ray.shutdown()
+
+
+def flags(ws):
+    db = sqlite3.connect(ws / "callaudit.db")
+    return sorted(db.execute("select flag_key, call_id, category, rule_id, start, end, evidence from flags"))
+
+
+def test_ray_scoring_matches_local(demo_ws, fake_engine):  # noqa: F811
+    cfg = _ws_with_calls(demo_ws, [
+        "a,1001,甲,一班,2026-11-19 08:00:00,121,dev01.mp3\n",
+        "b,1002,乙,一班,2026-11-19 09:00:00,76,dev04.wav\n",
+        "c,1003,丙,二班,2026-11-19 10:00:00,101,dev14.mp3\n",
+    ])
+    run = lambda *a: CliRunner().invoke(cli, [*a, "--config", str(cfg)])  # noqa: E731
+    assert run("nightly", "--date", "2026-11-19").exit_code == 0
+    local = flags(demo_ws)
+    assert local
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace('kind = "local"', 'kind = "ray"'), encoding="utf-8")
+    res = run("score", "--date", "2026-11-19", "--force", "--json")
+    assert res.exit_code == 0, res.output
+    assert flags(demo_ws) == local
+
+
+def test_ray_transcription_matches_local(demo_ws):
+    from audit.audio import decode
+    from audit.config import TranscribeSettings
+    from audit.executor import run_jobs
+    from audit.pipeline import _init_transcriber, _transcribe_job, transcribe_options
+
+    opts = transcribe_options(TranscribeSettings(), 1)
+    clip = demo_ws / "recordings" / "dev04.wav"
+    jobs = [("k", str(clip))]
+    (_, local, err1), = run_jobs(_transcribe_job, jobs, 1, _init_transcriber, (opts,))
+    (_, remote, err2), = run_jobs(_transcribe_job, jobs, 1, _init_transcriber, (opts,), executor="ray")
+    assert err1 is None and err2 is None
+    assert [s["text"] for s in remote["segments"]] == [s["text"] for s in local["segments"]]
+    assert [s["speaker"] for s in remote["segments"]] == [s["speaker"] for s in local["segments"]]
