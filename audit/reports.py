@@ -49,7 +49,7 @@ def weekly_report(config: Config, week: str, team: str | None = None, with_clips
             made, problems = cut_clips(
                 flags, sc.calls.set_index("call_id"), config.recording_root, folder / "clips",
                 _transcripts(store, flags["call_id"].unique().tolist()),
-                ClipOptions(config.clip_padding, config.clip_format, mask=config.mask_pii),
+                ClipOptions(config.clip_padding, config.clip_format, config.clip_channels, config.mask_pii),
             )
             clips = {k: p.relative_to(folder).as_posix() for k, p in made.items()}
         from audit.scorecard_xlsx import write_scorecard
@@ -82,7 +82,7 @@ def clips_report(config: Config, week: str | None, call_id: str | None, category
         made, problems = cut_clips(
             flags, sc.calls.set_index("call_id"), config.recording_root, config.output / week / "clips",
             _transcripts(store, flags["call_id"].unique().tolist()),
-            ClipOptions(config.clip_padding, config.clip_format, mask=config.mask_pii),
+            ClipOptions(config.clip_padding, config.clip_format, config.clip_channels, config.mask_pii),
         )
     return made, problems
 

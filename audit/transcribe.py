@@ -69,6 +69,15 @@ class Transcript:
             out[s.speaker] = out.get(s.speaker, 0.0) + (s.end - s.start)
         return {k: round(v, 2) for k, v in out.items()}
 
+    def silences(self, min_gap: float = 3.0) -> list[tuple[float, float]]:
+        """Stretches of at least min_gap s where no segment of either speaker is running."""
+        out, end = [], None
+        for seg in sorted(self.segments, key=lambda x: x.start):
+            if end is not None and seg.start - end >= min_gap:
+                out.append((round(end, 2), round(seg.start, 2)))
+            end = seg.end if end is None else max(end, seg.end)
+        return out
+
     def by(self, speaker: str) -> list[Segment]:
         return [s for s in self.segments if s.speaker == speaker]
 
@@ -77,7 +86,8 @@ class Transcript:
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d["speech_time"] = self.speech_time
+        d["speech_time"] = self.speech_time  # derived facts, for readers of the JSON
+        d["silences"] = self.silences()
         return d
 
     @classmethod
@@ -85,7 +95,7 @@ class Transcript:
         segs = tuple(
             Segment(**{**s, "words": tuple(Word(**w) for w in s.get("words", ()))}) for s in d["segments"]
         )
-        keep = {k: v for k, v in d.items() if k in cls.__dataclass_fields__ and k != "segments"}
+        keep = {k: v for k, v in d.items() if k in cls.__dataclass_fields__ and k != "segments"}  # derived keys dropped
         return cls(segments=segs, **keep)
 
 
@@ -105,7 +115,7 @@ class TranscribeOptions:
     threads: int = 0  # 0 = all cores
     word_timestamps: bool = True
     split_gap: float = 0.5  # split a Whisper segment where its words pause this long (s)
-    batch_size: int = 8  # faster-whisper: decode this many speech chunks at once (0 = one window at a time)
+    batch_size: int = 0  # faster-whisper: >1 decodes VAD chunks in batches (faster, but dropped speech on dev07)
 
     def cache_key(self, audio_sha256: str) -> str:
         relevant = {k: v for k, v in asdict(self).items() if k not in ("model", "threads", "device")}
@@ -219,7 +229,8 @@ class FasterWhisperEngine:
             compute = "float16" if device == "cuda" else "int8"
         self.options = options
         self.model = WhisperModel(options.model, device=device, compute_type=compute, cpu_threads=_threads(options))
-        # Batched decoding of VAD chunks: ~25% faster on 2 CPU cores, same text (benchmarks/transcribe_bench.py).
+        # Batched decoding of VAD chunks: ~25% faster on 2 CPU cores, but on dev07 it lost 30 s of the
+        # agent channel (a chunk decoded to one short line), so it is opt-in.
         self.batched = None
         if options.batch_size > 1 and options.vad:
             from faster_whisper import BatchedInferencePipeline

@@ -7,6 +7,4 @@ cd demo
 for day in 2026-11-12 2026-11-13 2026-11-19 2026-11-20; do
   ../.venv/bin/callaudit nightly --date "$day"
 done
-if ../.venv/bin/callaudit weekly --help >/dev/null 2>&1; then
-  ../.venv/bin/callaudit weekly --week 2026-W47
-fi
+../.venv/bin/callaudit weekly --week 2026-W47

@@ -36,3 +36,10 @@ def main() -> None:
     from audit.cli import main as cli_main
 
     cli_main()
+
+
+def die_on(item):
+    """For the executor test: a worker process that dies outright on one item."""
+    if item == "die":
+        os._exit(1)
+    return item * 2

@@ -249,3 +249,13 @@ def test_cer_normalizes_numbers_and_script():
 
     assert cer("工号幺零二三，國家電網", "工号1023国家电网") <= 0.1
     assert cer("您好", "你好") == 0.5
+
+
+def test_transcript_facts_silences_and_speech_time():
+    tr = transcribe.Transcript(
+        (Segment(AGENT, 0.0, 4.0, "请您稍等"), Segment(CUSTOMER, 3.0, 5.0, "好"), Segment(AGENT, 25.0, 28.0, "感谢您的耐心等待")),
+        30.0, "stereo", "fake", "fake",
+    )
+    d = tr.to_dict()
+    assert d["silences"] == [(5.0, 25.0)] and d["speech_time"] == {AGENT: 7.0, CUSTOMER: 2.0}
+    assert transcribe.Transcript.from_dict(json.loads(json.dumps(d))).segments == tr.segments

@@ -1,0 +1,121 @@
+"""All benchmarks in one table, each figure next to a baseline measured in the same run.
+
+    python benchmarks/run_all.py [--quick]
+
+  sampling        `callaudit sample --json` on 1,000,000 index rows   vs bare pandas.read_csv
+  transcription   faster-whisper batched, RTF on dev calls            vs one window at a time
+  scoring         calls/s given transcripts (measures + rules)        vs decoding the audio alone
+  weekly report   500 agents x 7 days                                 vs bare openpyxl rows
+  nightly memory  peak RSS of `callaudit nightly` on the demo         vs a process that only loads Whisper
+
+--quick shrinks each (100k rows, 3 calls, 100 agents) for a smoke run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(HERE))
+DEV = REPO.parent / "shared" / "corpus" / "dev"
+
+
+def sampling(rows: int):
+    import sample_bench
+
+    (bname, base, _), (name, took, ratio) = sample_bench.bench(rows)
+    return [("sampling", name, f"{took:.1f} s", f"{base:.1f} s", ratio, "< 60 s")]
+
+
+def transcription(n_calls: int):
+    import transcribe_bench
+
+    folder = DEV if DEV.exists() else REPO / "demo"
+    calls = json.loads((folder / "truth.json").read_text(encoding="utf-8"))[:n_calls]
+    fast = transcribe_bench._in_process((str(folder), calls, 2, {}, False))
+    base = transcribe_bench._in_process((str(folder), calls, 2, {"batch_size": 0}, False))
+    return [("transcription", f"RTF, {len(calls)} calls, agent CER {fast['cer_agent']:.1%}", f"{fast['rtf']:.3f}",
+             f"{base['rtf']:.3f}", fast["rtf"] / base["rtf"], "RTF <= 0.06, CER <= 10%")]
+
+
+def scoring(n_calls: int):
+    from audit.acoustic import measure_call
+    from audit.audio import decode
+    from audit.rules import load_pack
+    from audit.scoring import score_call
+    from audit.transcribe import AGENT, CUSTOMER, Segment, Transcript
+
+    folder = DEV if DEV.exists() else REPO / "demo"
+    calls = json.loads((folder / "truth.json").read_text(encoding="utf-8"))[:n_calls]
+    pack = load_pack(REPO / "rules")
+    t0 = time.perf_counter()
+    audios = [decode(folder / c["file"]) for c in calls]
+    decode_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for c, a in zip(calls, audios):
+        # the scripted timeline stands in for a transcript: scoring cost does not depend on ASR
+        segs = tuple(Segment(AGENT if t["spk"] == "A" else CUSTOMER, t["start"], t["end"], t["text"]) for t in c["timeline"])
+        tr = Transcript(segs, a.duration, c["layout"], "truth", "truth", {"agent_channel": "left"})
+        score_call(c["id"], tr, measure_call(a, tr), pack, {})
+    score_s = time.perf_counter() - t0
+    n = len(calls)
+    return [("scoring", f"{n} calls, {n / score_s:.2f} calls/s", f"{score_s / n:.2f} s/call", f"{decode_s / n:.2f} s/call",
+             score_s / decode_s, "")]
+
+
+def weekly(agents: int):
+    import weekly_bench
+
+    (_, base, _), (name, took, ratio) = weekly_bench.bench(agents, 6)
+    return [("weekly report", name.replace("callaudit weekly: ", ""), f"{took:.1f} s", f"{base:.1f} s", ratio, "< 30 s")]
+
+
+def _peak_rss_mb(cmd: list[str], cwd: Path) -> float:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    subprocess.run(cmd, cwd=cwd, check=True, capture_output=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(after, before) / 1024  # ru_maxrss of children is the largest child so far
+
+
+def nightly_memory():
+    with tempfile.TemporaryDirectory() as tmp:
+        base = _peak_rss_mb([sys.executable, "-c", "from audit.config import TranscribeSettings;"
+                             "from audit.pipeline import transcribe_options;from audit.transcribe import load_engine;"
+                             "load_engine(transcribe_options(TranscribeSettings(), 2))"], REPO)
+        ws = Path(tmp) / "demo"
+        shutil.copytree(REPO / "demo", ws, ignore=shutil.ignore_patterns("callaudit.db*", "*.lock"))
+        cfg = ws / "audit.toml"
+        cfg.write_text(cfg.read_text(encoding="utf-8").replace('output = "../reports"', 'output = "reports"')
+                       .replace('rules = "../rules"', f'rules = "{REPO / "rules"}"'), encoding="utf-8")
+        peak = _peak_rss_mb([sys.executable, "-m", "audit.cli", "nightly", "--date", "2026-11-19", "--json",
+                             "--config", str(cfg)], REPO)
+    return [("nightly memory", "peak RSS, demo day 2026-11-19 (3 calls)", f"{peak:.0f} MB", f"{base:.0f} MB", peak / base, "")]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true")
+    a = ap.parse_args()
+    rows = []
+    rows += sampling(100_000 if a.quick else 1_000_000)
+    rows += transcription(3 if a.quick else 18)
+    rows += scoring(3 if a.quick else 18)
+    rows += weekly(100 if a.quick else 500)
+    rows += nightly_memory()
+    print(f"{'benchmark':15s} {'what':58s} {'value':>14s} {'baseline':>12s} {'ratio':>6s}  target")
+    for bench, what, value, base, ratio, target in rows:
+        print(f"{bench:15s} {what:58s} {value:>14s} {base:>12s} {ratio:6.2f}  {target}")
+
+
+if __name__ == "__main__":
+    main()
