@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from audit.audio import Audio
-from audit.transcribe import AGENT, CUSTOMER, Segment, Transcript
+from audit.transcript import AGENT, CUSTOMER, Segment, Transcript
 
 Span = tuple[float, float]
 

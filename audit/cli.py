@@ -6,7 +6,6 @@ import functools
 import json
 import logging
 import sys
-from datetime import date
 from pathlib import Path
 
 import click

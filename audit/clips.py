@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from audit.errors import AudioError, AuditError
+from audit.errors import AudioError
 from audit.excel import mask_numbers
 
 log = logging.getLogger("audit")

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from audit.transcribe import AGENT, CUSTOMER, Segment, split_on_pauses
+from audit.transcript import AGENT, CUSTOMER, Segment, split_on_pauses
 
 # Words only the agent says (homophones included: 工号 is often heard as 公号/功耗).
 # (Not 工号: complaining callers ask for it.)

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 
 from audit.acoustic import Measures
 from audit.rules import Rule, RulePack
-from audit.transcribe import AGENT, CUSTOMER, Segment
+from audit.transcript import AGENT, CUSTOMER, Segment
 from audit.textmatch import Pattern
 
 

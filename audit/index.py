@@ -70,7 +70,7 @@ def detect_encoding(raw: bytes) -> str:
 
     best = from_bytes(raw[:200_000]).best()
     if best is None:
-        raise IndexError_("cannot detect the text encoding; set [index] encoding in audit.toml")
+        raise IndexError_("cannot detect the text encoding; set [recordings] encoding in audit.toml")
     return best.encoding
 
 
@@ -151,7 +151,7 @@ def read_index(
     path = Path(path)
     source = path.name
     if not path.exists():
-        raise IndexError_(f"call index {path} does not exist; set [index] path in audit.toml")
+        raise IndexError_(f"call index {path} does not exist; set [recordings] index in audit.toml (or '' to scan the recording root)")
     enc = ""
     try:
         if path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):

@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -19,6 +20,9 @@ from audit.errors import AuditError
 from audit.index import CallIndex, read_index, scan_folder
 from audit.sampling import band_counts, sample
 from audit.store import Store
+
+if TYPE_CHECKING:
+    from audit.transcribe import TranscribeOptions
 
 log = logging.getLogger("audit")
 

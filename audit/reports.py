@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -17,7 +16,7 @@ from audit.errors import AuditError
 from audit.excel import mask_numbers
 from audit.rules import load_pack
 from audit.store import RunLock, Store, now
-from audit.weekly import REPORT_CATEGORIES, REVIEW_DECISIONS, FOLLOWUPS, build_scorecard, parse_week, week_of
+from audit.weekly import REPORT_CATEGORIES, REVIEW_DECISIONS, FOLLOWUPS, build_scorecard, week_of
 
 log = logging.getLogger("audit")
 
@@ -159,7 +158,7 @@ def daily_summary(config: Config, store: Store, day: str) -> dict:
         "problems": problems,
     }
     lines = [f"# 调听日报 {day}", "", f"- 已评分通话: {summary['scored']}，平均总分: {summary['mean_total']}"]
-    lines += [f"- 问题: " + ("，".join(f"{k} {v}" for k, v in summary["flags"].items()) or "无")]
+    lines += ["- 问题: " + ("，".join(f"{k} {v}" for k, v in summary["flags"].items()) or "无")]
     lines += ["", "## 须上报 / 投诉升级"] + ([f"- {r['call_id']} {r['category']}: {r['evidence']}" for r in summary["to_report"]] or ["- 无"])
     lines += ["", "## 话题突增"] + ([f"- {s['topic']}: {s['calls']} 通 (前7天日均 {s['baseline']})" for s in summary["surges"]] or ["- 无"])
     lines += ["", "## 未能处理"] + ([f"- [{p['stage']}] {p['item']}: {p['message']}" for p in problems] or ["- 无"])

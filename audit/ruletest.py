@@ -13,7 +13,7 @@ from audit.acoustic import measures_from_segments
 from audit.errors import RuleError
 from audit.flags import CallView, apply_rules
 from audit.rules import Rule, RulePack
-from audit.transcribe import AGENT, CUSTOMER, Segment
+from audit.transcript import AGENT, CUSTOMER, Segment
 
 _TURN = re.compile(r"^(A|C)\s+([\d.]+)-([\d.]+)\s+(?:([+-][\d.]+)\s+)?(.+)$")
 

@@ -44,7 +44,6 @@ def write_scorecard(sc: Scorecard, path: Path, mask: bool = True, clips: dict[st
     m = mask_numbers if mask else (lambda s: s)
     clips = clips or {}
     book = Book()
-    calls = sc.calls.set_index("call_id") if len(sc.calls) else sc.calls
     # Flags joined once with their call (per-row lookups are too slow at 100k flags).
     call_cols = ["call_id", "day", "team", "agent_id", "agent_name", "caller", "topic"]
     fx = sc.flags.merge(sc.calls[call_cols], on="call_id", how="left") if len(sc.flags) else sc.flags.reindex(
@@ -174,7 +173,7 @@ def write_scorecard(sc: Scorecard, path: Path, mask: bool = True, clips: dict[st
                 kb.add([topic, grp["call_id"].nunique(), f.call_id, _cat(f.category), m(f.evidence or "")])
 
     # ---- 话题 Topics
-    tp = book.sheet("话题", ["日期", "话题", "通话数", f"前7天日均", "突增"])
+    tp = book.sheet("话题", ["日期", "话题", "通话数", "前7天日均", "突增"])
     for t in sc.topics.itertuples(index=False):
         if not t.calls and not t.surge:
             continue

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,7 @@ import numpy as np
 from audit.acoustic import Measures, measure_call
 from audit.flags import CallView, Flag, apply_rules, classify_topic
 from audit.rules import DIMENSIONS, RulePack, load_pack
-from audit.transcribe import AGENT, CUSTOMER, Transcript
+from audit.transcript import AGENT, CUSTOMER, Transcript
 
 log = logging.getLogger("audit")
 

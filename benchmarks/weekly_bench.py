@@ -80,7 +80,7 @@ def bench(agents: int, per_day: int) -> list[tuple[str, float, float | None]]:
         (ws / "rules").symlink_to(REPO / "rules")
         config = load_config(ws / "audit.toml")
         with Store(config.database) as store:
-            nflags = populate(store, agents, per_day, date(2026, 11, 16))
+            populate(store, agents, per_day, date(2026, 11, 16))
         t0 = time.perf_counter()
         res = weekly_report(config, "2026-W47", with_clips=False)
         took = time.perf_counter() - t0

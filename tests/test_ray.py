@@ -1,6 +1,5 @@
 """The Ray executor gives the same results as the local one (Ray started locally, as a site would test it)."""
 
-import json
 import sqlite3
 
 import pytest
@@ -42,7 +41,6 @@ def test_ray_scoring_matches_local(demo_ws, fake_engine):  # noqa: F811
 
 
 def test_ray_transcription_matches_local(demo_ws):
-    from audit.audio import decode
     from audit.config import TranscribeSettings
     from audit.executor import run_jobs
     from audit.pipeline import _init_transcriber, _transcribe_job, transcribe_options

@@ -1,5 +1,4 @@
 import pandas as pd
-import pytest
 
 from audit.sampling import Band, SamplingOptions, assign_band, sample
 from tests.conftest import make_calls
