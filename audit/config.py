@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from audit.errors import ConfigError
@@ -86,6 +86,8 @@ beam_size = 1                    # 1 = greedy decoding (fastest); 5 = beam searc
 batch_size = 0                   # >1: decode speech chunks in batches (~25% faster; lost whole chunks on a dev call)
 workers = 0                      # 0 = sized to the machine (workers x threads <= cores)
 vad = true                       # skip silence before decoding (speed, fewer hallucinations)
+homophones = true                # rewrite 公号->工号, 呼号->户号 ... from the hotline vocabulary
+lexicon = ""                     # a file of your own terms added to the built-in vocabulary
 
 [executor]
 kind = "local"                   # local = process pool on this machine; ray = Ray (pip install 'callaudit[ray]')
@@ -123,6 +125,8 @@ class TranscribeSettings:
     batch_size: int = 0
     workers: int = 0
     vad: bool = True
+    homophones: bool = True
+    lexicon: str = ""
 
 
 @dataclass(frozen=True)
@@ -217,6 +221,8 @@ def load_config(path: Path | None = None) -> Config:
     if unknown:
         raise ConfigError(f"[transcribe] has unknown keys {sorted(unknown)}")
     transcribe = TranscribeSettings(**tr)
+    if transcribe.lexicon:
+        transcribe = replace(transcribe, lexicon=str(p(transcribe.lexicon)))
     if transcribe.agent_channel not in ("left", "right"):
         raise ConfigError("transcribe.agent_channel must be 'left' or 'right'")
     if transcribe.engine not in ("faster-whisper", "openai-whisper"):

@@ -12,14 +12,27 @@ from audit.transcribe import to_simplified
 _DROP = re.compile(r"[^\w]|_", re.UNICODE)
 
 
-def normalize_for_cer(text: str) -> str:
+_NUMERAL_RUN = re.compile(r"[零〇一二两三四五六七八九十百千万幺]+")
+_DIGIT_BY_CHAR = str.maketrans("零〇一二两三四五六七八九幺", "0012234567891")
+
+
+def _numeral(run: str) -> str:
+    """One run of Chinese numerals as digits: 二百九十 -> 290, 三三零一 -> 3301 (digit by digit)."""
     import cn2an
 
-    text = to_simplified(text)
+    if not any(ch in run for ch in "十百千万"):
+        return run.translate(_DIGIT_BY_CHAR)
     try:
-        text = cn2an.transform(text, "cn2an")
-    except Exception:  # cn2an rejects some odd strings; keep the text as it is
-        pass
+        return str(cn2an.cn2an(run.replace("幺", "一"), "smart"))
+    except (ValueError, KeyError, IndexError):
+        return run
+
+
+def normalize_for_cer(text: str) -> str:
+    """Both sides alike: Simplified, every run of Chinese numerals as digits (per run, so one
+    odd run like 十点四十 does not stop the rest), punctuation and spaces dropped."""
+    text = to_simplified(text)
+    text = _NUMERAL_RUN.sub(lambda m: _numeral(m.group(0)), text)
     return _DROP.sub("", text)
 
 

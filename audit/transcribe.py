@@ -44,16 +44,20 @@ class TranscribeOptions:
     threads: int = 0  # 0 = all cores
     word_timestamps: bool = True
     split_gap: float = 0.5  # split a Whisper segment where its words pause this long (s)
+    lexicon: str = ""  # extra vocabulary file for homophone correction ("" = built-in only)
+    homophones: bool = True  # rewrite same-sounding stretches to hotline vocabulary (audit/lexicon.py)
     batch_size: int = 0  # faster-whisper: >1 decodes VAD chunks in batches (faster, but dropped speech on dev07)
 
     def cache_key(self, audio_sha256: str) -> str:
         relevant = {k: v for k, v in asdict(self).items() if k not in ("model", "threads", "device")}
+        if self.lexicon:  # an edited vocabulary file means new transcripts
+            relevant["lexicon"] = hashlib.sha256(Path(self.lexicon).read_bytes()).hexdigest()
         blob = json.dumps([audio_sha256, relevant, TRANSCRIPT_VERSION], sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
 # Bump when post-processing changes, so cached transcripts are redone.
-TRANSCRIPT_VERSION = 4
+TRANSCRIPT_VERSION = 6
 
 
 class Engine(Protocol):
@@ -102,6 +106,9 @@ def is_hallucination(seg: Segment) -> bool:
 
 
 def clean_segments(raw: list[Segment], options: TranscribeOptions) -> list[Segment]:
+    from audit.lexicon import correct_homophones, load_lexicon
+
+    lexicon = load_lexicon(options.lexicon) if options.homophones else ()
     out = []
     for seg in raw:
         words = tuple(replace(w, text=to_simplified(w.text)) for w in seg.words)
@@ -110,7 +117,7 @@ def clean_segments(raw: list[Segment], options: TranscribeOptions) -> list[Segme
             log.debug("dropped segment %.1f-%.1f %r", seg.start, seg.end, seg.text[:40])
             continue
         for part in split_on_pauses(seg, options.split_gap) if options.word_timestamps else [seg]:
-            part = replace(part, text=collapse_loops(part.text))
+            part = replace(part, text=correct_homophones(collapse_loops(part.text), lexicon))
             if part.text and part.end > part.start:
                 out.append(part)
     return out

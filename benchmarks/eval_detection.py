@@ -20,7 +20,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from rapidfuzz.distance import Levenshtein  # noqa: E402
+
 from audit.acoustic import measure_call  # noqa: E402
+from audit.metrics import normalize_for_cer  # noqa: E402
 from audit.audio import decode  # noqa: E402
 from audit.config import TranscribeSettings  # noqa: E402
 from audit.model import cache_dir  # noqa: E402
@@ -37,6 +40,7 @@ def evaluate(folder: Path, rules: Path, cache: Path, log=print) -> dict:
     opts = transcribe_options(TranscribeSettings(), 0)
     store = Store(cache)
     per_call = []
+    errs = {"agent": [0, 0], "customer": [0, 0]}
     for c in truth:
         audio = decode(folder / c["file"])
         key = opts.cache_key(audio.sha256)
@@ -49,6 +53,10 @@ def evaluate(folder: Path, rules: Path, cache: Path, log=print) -> dict:
                 store.put_transcript(key, tr.to_dict())
         else:
             tr = Transcript.from_dict(body)
+        for role, spk in (("agent", "A"), ("customer", "C")):
+            ref = normalize_for_cer("".join(t["text"] for t in c["timeline"] if t["spk"] == spk))
+            errs[role][0] += Levenshtein.distance(ref, normalize_for_cer(tr.text(role)))
+            errs[role][1] += len(ref)
         measures = measure_call(audio, tr)
         score = score_call(c["id"], tr, measures, pack, {})
         per_call.append(
@@ -74,7 +82,8 @@ def evaluate(folder: Path, rules: Path, cache: Path, log=print) -> dict:
     labelled = [c for c in cats if table[c]["tp"] + table[c]["fn"] > 0]
     macro = sum(table[c]["f1"] for c in labelled) / max(len(labelled), 1)
     topic_acc = sum(r["topic"] == r["topic_truth"] for r in per_call) / max(len(per_call), 1)
-    return {"categories": table, "macro_f1": macro, "topic_accuracy": topic_acc, "calls": per_call}
+    cer = {role: e / max(n, 1) for role, (e, n) in errs.items()}
+    return {"categories": table, "macro_f1": macro, "topic_accuracy": topic_acc, "cer": cer, "calls": per_call}
 
 
 def main() -> None:
@@ -91,7 +100,8 @@ def main() -> None:
     print(f"{'category':24s} {'TP':>3s} {'FP':>3s} {'FN':>3s} {'prec':>5s} {'rec':>5s} {'F1':>5s}")
     for cat, m in res["categories"].items():
         print(f"{cat:24s} {m['tp']:3d} {m['fp']:3d} {m['fn']:3d} {m['precision']:5.2f} {m['recall']:5.2f} {m['f1']:5.2f}")
-    print(f"macro F1 (labelled categories): {res['macro_f1']:.3f}   topic accuracy: {res['topic_accuracy']:.2f}")
+    print(f"macro F1 (labelled categories): {res['macro_f1']:.3f}   topic accuracy: {res['topic_accuracy']:.2f}   "
+          f"CER agent {res['cer']['agent']:.1%} customer {res['cer']['customer']:.1%}")
     for r in res["calls"]:
         for cat in sorted(set(r["want"]) - set(r["got"])):
             print(f"MISS  {r['id']} {cat}")

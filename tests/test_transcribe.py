@@ -258,3 +258,27 @@ def test_transcript_facts_silences_and_speech_time():
     d = tr.to_dict()
     assert d["silences"] == [(5.0, 25.0)] and d["speech_time"] == {AGENT: 7.0, CUSTOMER: 2.0}
     assert transcribe.Transcript.from_dict(json.loads(json.dumps(d))).segments == tr.segments
+
+
+def test_homophones_rewritten_to_hotline_vocabulary(tmp_path):
+    from audit.lexicon import correct_homophones, load_lexicon
+
+    lex = load_lexicon()
+    assert correct_homophones("公号1023，详细地质是哪里，提供一下呼号", lex) == "工号1023，详细地址是哪里，提供一下户号"
+    assert correct_homophones("你好，我想问问", lex) == "你好，我想问问"  # ni hao is not nin hao
+    extra = tmp_path / "terms.txt"
+    extra.write_text("光伏并网\n", encoding="utf-8")
+    assert correct_homophones("广府并网", load_lexicon(str(extra))) == "光伏并网"
+    a, b = TranscribeOptions(lexicon=str(extra)).cache_key("x"), TranscribeOptions().cache_key("x")
+    extra.write_text("光伏并网 分布式\n", encoding="utf-8")
+    assert a != b and TranscribeOptions(lexicon=str(extra)).cache_key("x") != a
+
+
+def test_a_term_as_written_is_never_rewritten_to_its_homophone_twin(tmp_path):
+    from audit.lexicon import correct_homophones, load_lexicon
+
+    extra = tmp_path / "t.txt"
+    extra.write_text("缴费\n", encoding="utf-8")  # 交费 is built in: same pinyin
+    lex = load_lexicon(str(extra))
+    assert correct_homophones("网上交费", lex) == "网上交费" and correct_homophones("网上缴费", lex) == "网上缴费"
+    assert correct_homophones("网上脚费", lex) in ("网上交费", "网上缴费")
