@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shutil
 import subprocess
 import sys
@@ -90,11 +89,15 @@ def weekly(agents: int):
     return [("weekly report", name.replace("callaudit weekly: ", ""), f"{took:.1f} s", f"{base:.1f} s", ratio, "< 30 s")]
 
 
+_WRAP = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True);"
+         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+
+
 def _peak_rss_mb(cmd: list[str], cwd: Path) -> float:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    subprocess.run(cmd, cwd=cwd, check=True, capture_output=True)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(after, before) / 1024  # ru_maxrss of children is the largest child so far
+    """Peak RSS of the largest process the command ran (its workers included), measured in a fresh
+    wrapper process: this process's own children so far would otherwise count too."""
+    out = subprocess.run([sys.executable, "-c", _WRAP, *cmd], cwd=cwd, check=True, capture_output=True, text=True)
+    return int(out.stdout.strip().splitlines()[-1]) / 1024
 
 
 def nightly_memory():
