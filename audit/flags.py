@@ -93,7 +93,7 @@ def applies(rule: Rule, view: CallView) -> bool:
 def eval_match(rule: Rule, view: CallView) -> list[Flag]:
     segs = in_window(rule, _speaker_segments(view, rule.speaker))
     unless = rule.params.get("unless")
-    if unless is not None and _said(unless, _speaker_segments(view, rule.params.get("unless_speaker", "any"))):
+    if unless is not None and _said(unless, _speaker_segments(view, rule.params["unless_speaker"])):
         return []
     hits = []
     for s in segs:

@@ -140,8 +140,9 @@ def import_reviews(config: Config, workbook: Path) -> ReviewImport:
 
 def daily_summary(config: Config, store: Store, day: str) -> dict:
     """What the night did: sample, scores, new must-report items, surges, problems. Also written as markdown."""
-    mon = date.fromisoformat(day)
-    sc = build_scorecard(store, week_of(mon), load_pack(config.rules, []), config.weights)
+    the_day = date.fromisoformat(day)
+    # history_weeks=1: the daily summary needs this week only, not the 8-week trend
+    sc = build_scorecard(store, week_of(the_day), load_pack(config.rules, []), config.weights, history_weeks=1)
     today = sc.calls[sc.calls["day"] == day] if len(sc.calls) else sc.calls
     flags = sc.flags[sc.flags["call_id"].isin(today["call_id"])] if len(sc.flags) else sc.flags
     report = flags[flags["category"].isin(REPORT_CATEGORIES)] if len(flags) else flags

@@ -151,6 +151,7 @@ def parse_rule(d, file: str, index: int) -> Rule:
         if rtype == "match":
             if "unless" in params:
                 params["unless"] = compile_pattern(params["unless"], f"{where}.unless")
+            params["unless_speaker"] = _choice(d, "unless_speaker", SPEAKERS, where, "any")
             params.setdefault("min_count", 1)
             _num(params, "min_count", where, minimum=1)
     elif rtype == "hold":
