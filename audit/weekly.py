@@ -149,21 +149,28 @@ def _rule_precision(store: Store) -> pd.DataFrame:
     ).assign(precision=lambda d: (d["confirmed"] / d["reviewed"].where(d["reviewed"] > 0)).round(2))
 
 
+def _week(store: Store, start: date, end: date, team: str | None, pack: RulePack | None,
+          weights: dict[str, float]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One week's scored calls (with review-adjusted scores) and their flags."""
+    raw = _scored_calls(store, start, end, team)
+    flags = _flags(store, raw["call_id"].tolist())
+    return _with_scores(raw, flags, pack, weights), flags
+
+
 def build_scorecard(
     store: Store, week: str, pack: RulePack | None = None, weights: dict[str, float] | None = None,
     team: str | None = None, history_weeks: int = 8,
 ) -> Scorecard:
     start, end = parse_week(week)
     weights = weights or {}
-    raw = _scored_calls(store, start, end, team)
-    flags = _flags(store, raw["call_id"].tolist())
-    calls = _with_scores(raw, flags, pack, weights)
+    # Week k = k weeks before this one: 0 is this week, 1 gives the deltas, all feed the trend.
+    weeks = [_week(store, start - timedelta(days=7 * k), end - timedelta(days=7 * k), team, pack, weights)[0]
+             for k in range(1, max(history_weeks, 2))]
+    calls, flags = _week(store, start, end, team, pack, weights)
+    prev = weeks[0]
     categories = sorted({r.category for r in pack.rules} if pack else set(flags["category"]))
     agents = _agent_table(calls, flags, categories)
 
-    prev_start, prev_end = start - timedelta(days=7), end - timedelta(days=7)
-    prev_raw = _scored_calls(store, prev_start, prev_end, team)
-    prev = _with_scores(prev_raw, _flags(store, prev_raw["call_id"].tolist()), pack, weights)
     team_mean = {d: float(calls[d].mean()) for d in [*DIMENSIONS, "total"]} if len(calls) else {}
     if len(agents):
         for d in [*DIMENSIONS, "total"]:
@@ -175,17 +182,11 @@ def build_scorecard(
         agents = agents.sort_values("total", ascending=False).reset_index(drop=True)
         agents.insert(0, "rank", range(1, len(agents) + 1))
 
-    trend = []
-    for k in range(history_weeks - 1, -1, -1):
-        ws, we = start - timedelta(days=7 * k), end - timedelta(days=7 * k)
-        hist_raw = raw if k == 0 else _scored_calls(store, ws, we, team)
-        if k == 0:
-            hist = calls
-        elif len(hist_raw):
-            hist = _with_scores(hist_raw, _flags(store, hist_raw["call_id"].tolist()), pack, weights)
-        else:
-            hist = hist_raw
-        trend.append((week_of(ws), round(float(hist["total"].mean()), 1) if len(hist) else None))
+    history = [calls, *weeks][:history_weeks]
+    trend = [
+        (week_of(start - timedelta(days=7 * k)), round(float(h["total"].mean()), 1) if len(h) else None)
+        for k, h in reversed(list(enumerate(history)))
+    ]
 
     team_sql = " AND team = ?" if team else ""
     tparams = [start.isoformat(), end.isoformat()] + ([team] if team else [])
