@@ -54,6 +54,11 @@ def _load(config_path: Path | None) -> Config:
     return load_config(config_path)
 
 
+def _load_if_any(config_path: Path | None) -> Config | None:
+    """The workspace config when one is given or in the current folder; None for workspace-free use."""
+    return load_config(config_path) if config_path is not None or Path(CONFIG_NAME).exists() else None
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="callaudit")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
@@ -222,8 +227,8 @@ def transcribe(files: tuple[Path, ...], config_path: Path | None, engine: str | 
     from audit.pipeline import transcribe_options
     from audit.transcribe import transcribe_file
 
-    has_config = config_path is not None or Path(CONFIG_NAME).exists()
-    settings = _load(config_path).transcribe if has_config else TranscribeSettings()
+    config = _load_if_any(config_path)
+    settings = config.transcribe if config else TranscribeSettings()
     if engine:
         settings = dc_replace(settings, engine=engine)
     opts = transcribe_options(settings, plan_workers(1).threads)
@@ -264,7 +269,8 @@ def model_fetch(config_path: Path | None) -> None:
     """
     from audit.model import resolve_model
 
-    setting = _load(config_path).transcribe.model if (config_path or Path(CONFIG_NAME).exists()) else ""
+    config = _load_if_any(config_path)
+    setting = config.transcribe.model if config else ""
     m = resolve_model(setting)
     click.echo(f"{m.name}: {m.path} ({m.source})")
 
@@ -444,8 +450,9 @@ def rules() -> None:
 def _rules_dir(config_path: Path | None, folder: Path | None) -> Path:
     if folder:
         return folder
-    if config_path or Path(CONFIG_NAME).exists():
-        return _load(config_path).rules
+    config = _load_if_any(config_path)
+    if config:
+        return config.rules
     from audit.rules import DEFAULT_RULES_DIR
 
     return DEFAULT_RULES_DIR
@@ -506,7 +513,8 @@ def model_convert(config_path: Path | None) -> None:
     from audit.convert import convert
     from audit.model import resolve_model
 
-    setting = _load(config_path).transcribe.model if (config_path or Path(CONFIG_NAME).exists()) else ""
+    config = _load_if_any(config_path)
+    setting = config.transcribe.model if config else ""
     m = resolve_model(setting)
     if m.source == "hub":
         raise click.ClickException(f"model {m.name!r} is a hub name; convert needs a local CTranslate2 folder")

@@ -98,10 +98,9 @@ def run_jobs(
 
 _END = object()
 
-def _ray_task(fn, initializer, initargs, item):
+def _ray_task(fn, initializer, initargs, stamp, item):
     """Runs on a Ray worker: set up once per worker process (model, rule pack), then the job."""
     if initializer is not None:
-        stamp = _digest(initargs)
         if _ray_ready.get(initializer.__qualname__) != stamp:
             initializer(*initargs)
             _ray_ready[initializer.__qualname__] = stamp
@@ -130,7 +129,8 @@ def _run_ray(fn, items, initializer, initargs, address: str):
         ray.init(include_dashboard=False, log_to_driver=False, ignore_reinit_error=True, **kw)
     task = ray.remote(_ray_task)
     args_ref = ray.put(initargs)  # large set-up data (the rule pack) travels once
-    pending = {task.remote(fn, initializer, args_ref, item): item for item in items}
+    stamp = _digest(initargs)  # computed once here, not pickled again in every task
+    pending = {task.remote(fn, initializer, args_ref, stamp, item): item for item in items}
     while pending:
         done, _ = ray.wait(list(pending), num_returns=1)
         for ref in done:
