@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from audit.errors import ConfigError
@@ -153,7 +153,6 @@ class Config:
     clip_padding: float = 3.0
     clip_format: str = "mp3"
     clip_channels: str = "both"
-    raw: dict = field(default_factory=dict, repr=False)
 
 
 def write_template(folder: Path, root: str = "recordings", index: str = "index.csv") -> Path:
@@ -256,5 +255,4 @@ def load_config(path: Path | None = None) -> Config:
         clip_padding=_get(rp, "clip_padding", float, 3.0, "reports"),
         clip_format=_get(rp, "clip_format", str, "mp3", "reports"),
         clip_channels=_get(rp, "clip_channels", str, "both", "reports"),
-        raw=raw,
     )

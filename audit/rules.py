@@ -80,12 +80,6 @@ class RulePack:
     digest: str  # hash of the rule files' text: recorded with every flag
     files: tuple[str, ...] = ()
 
-    def by_category(self) -> dict[str, list[Rule]]:
-        out: dict[str, list[Rule]] = {}
-        for r in self.rules:
-            out.setdefault(r.category, []).append(r)
-        return out
-
 
 def _num(d: dict, key: str, where: str, default=None, minimum: float | None = 0):
     val = d.get(key, default)

@@ -30,13 +30,6 @@ class Band:
     def takes_all(self) -> bool:
         return self.count is None and self.rate is None
 
-    def describe(self) -> str:
-        if self.takes_all:
-            return f"all calls in {self.name}"
-        if self.count is not None:
-            return f"{self.count} per agent from {self.name}"
-        return f"{self.rate:.0%} of calls in {self.name}"
-
 
 DEFAULT_BANDS = (
     Band(">400s", 400),

@@ -331,9 +331,6 @@ class Store:
             (now(), status, json.dumps(summary, ensure_ascii=False, default=str), run_id),
         )
 
-    def count(self, table: str) -> int:
-        return self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # noqa: S608 (internal names)
-
 
 @dataclass
 class RunLock:
