@@ -11,19 +11,22 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from audit.textmatch import syllables
+from audit.textmatch import syllables, word_spans
 
 DEFAULT_LEXICON = Path(__file__).with_name("lexicon.txt")
 
 
 @lru_cache(maxsize=8)
 def load_lexicon(extra: str = "") -> tuple[tuple[str, tuple[str, ...]], ...]:
-    terms: set[str] = set()
-    for path in [DEFAULT_LEXICON] + ([Path(extra)] if extra else []):
+    # A site's own terms come first: where they sound like a built-in term, they win.
+    terms: dict[str, int] = {}
+    for path in ([Path(extra)] if extra else []) + [DEFAULT_LEXICON]:
         for line in path.read_text(encoding="utf-8").splitlines():
             if not line.lstrip().startswith("#"):
-                terms.update(t for t in line.split() if len(t) >= 2)
-    ordered = sorted(terms, key=lambda t: (-len(t), t))
+                for t in line.split():
+                    if len(t) >= 2:
+                        terms.setdefault(t, len(terms))
+    ordered = sorted(terms, key=lambda t: (-len(t), terms[t]))  # longest first, then listed first
     return tuple((t, syllables(t)) for t in ordered)
 
 
@@ -36,16 +39,21 @@ def correct_homophones(text: str, lexicon: tuple[tuple[str, tuple[str, ...]], ..
         return text
     syl = syllables(text)
     terms = {t for t, _ in lexicon}
+    # A stretch may not begin inside a word of the text: 服务也 is not 服 + 物业, 月份是 not 月 + 分时.
+    starts = {0} | {a for a, _ in word_spans(text)}
     out, i, n = list(text), 0, len(text)
     while i < n:
         for term, tsyl in lexicon:
             k = len(tsyl)
             if i + k <= n and syl[i : i + k] == tsyl:
                 stretch = text[i : i + k]
-                if stretch not in terms and _is_han(stretch):  # a term as written stays as written
+                if stretch in terms:  # a term as written stays as written
+                    i += k
+                    break
+                if i in starts and _is_han(stretch):
                     out[i : i + k] = term
-                i += k
-                break
+                    i += k
+                    break
         else:
             i += 1
     return "".join(out)

@@ -7,6 +7,7 @@ Mandarin speakers folded (zh/z, ch/c, sh/s, n/l, in/ing, en/eng).
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -38,9 +39,10 @@ def syllables(text: str) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=4096)
-def _tokens(text: str) -> tuple[tuple[int, int], ...]:
+def word_spans(text: str) -> tuple[tuple[int, int], ...]:
     import jieba
 
+    jieba.setLogLevel(logging.WARNING)  # its dictionary-loading chatter would end up in --json output
     out, pos = [], 0
     for tok in jieba.lcut(text, HMM=False):
         out.append((pos, pos + len(tok)))
@@ -92,7 +94,7 @@ class Pattern:
         if self.pinyin and self.phrases:
             out += self._pinyin_hits(norm, {(h.start, h.end) for h in out})
         if self.whole_word:
-            bounds = {b for span in _tokens(norm) for b in span}
+            bounds = {b for span in word_spans(norm) for b in span}
             out = [h for h in out if h.start in bounds and h.end in bounds]
         if self.not_after:
             out = [h for h in out if not any(norm[: h.start].endswith(normalize(n)) for n in self.not_after)]

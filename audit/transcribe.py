@@ -57,7 +57,7 @@ class TranscribeOptions:
 
 
 # Bump when post-processing changes, so cached transcripts are redone.
-TRANSCRIPT_VERSION = 6
+TRANSCRIPT_VERSION = 7
 
 
 class Engine(Protocol):
@@ -106,9 +106,7 @@ def is_hallucination(seg: Segment) -> bool:
 
 
 def clean_segments(raw: list[Segment], options: TranscribeOptions) -> list[Segment]:
-    from audit.lexicon import correct_homophones, load_lexicon
-
-    lexicon = load_lexicon(options.lexicon) if options.homophones else ()
+    """Simplified text, loops collapsed, invented segments dropped, long segments cut at pauses."""
     out = []
     for seg in raw:
         words = tuple(replace(w, text=to_simplified(w.text)) for w in seg.words)
@@ -117,10 +115,22 @@ def clean_segments(raw: list[Segment], options: TranscribeOptions) -> list[Segme
             log.debug("dropped segment %.1f-%.1f %r", seg.start, seg.end, seg.text[:40])
             continue
         for part in split_on_pauses(seg, options.split_gap) if options.word_timestamps else [seg]:
-            part = replace(part, text=correct_homophones(collapse_loops(part.text), lexicon))
+            part = replace(part, text=collapse_loops(part.text))
             if part.text and part.end > part.start:
                 out.append(part)
     return out
+
+
+def correct_segments(segments: list[Segment], options: TranscribeOptions) -> list[Segment]:
+    """Homophones rewritten to the hotline vocabulary (audit/lexicon.py). The last text step:
+    anything that rebuilds a segment's text from its words (mono attribution) comes before it.
+    Words keep what Whisper wrote, with their timing."""
+    if not options.homophones:
+        return list(segments)
+    from audit.lexicon import correct_homophones, load_lexicon
+
+    lexicon = load_lexicon(options.lexicon)
+    return [replace(s, text=correct_homophones(s.text, lexicon)) for s in segments]
 
 
 # ---------------------------------------------------------------- engines
@@ -265,6 +275,7 @@ def transcribe_audio(audio: Audio, options: TranscribeOptions, engine: Engine | 
         for idx, role in ((agent_idx, AGENT), (1 - agent_idx, CUSTOMER)):
             raw = engine.run(np.ascontiguousarray(audio.channels[idx]))
             segs += [replace(s, speaker=role) for s in clean_segments(raw, options)]
+        segs = correct_segments(segs, options)
         segs.sort(key=lambda s: (s.start, s.end))
         layout, confidence = "stereo", None
     else:
@@ -274,6 +285,7 @@ def transcribe_audio(audio: Audio, options: TranscribeOptions, engine: Engine | 
         # changes in a mono mix are found from those.
         segs = clean_segments(engine.run(audio.channels[0], batched=False), options)
         segs, confidence = attribute_speakers(audio.channels[0], audio.sample_rate, segs)
+        segs = correct_segments(segs, options)
         layout = "mono"
     return Transcript(
         segments=tuple(segs),

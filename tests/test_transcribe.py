@@ -282,3 +282,40 @@ def test_a_term_as_written_is_never_rewritten_to_its_homophone_twin(tmp_path):
     lex = load_lexicon(str(extra))
     assert correct_homophones("网上交费", lex) == "网上交费" and correct_homophones("网上缴费", lex) == "网上缴费"
     assert correct_homophones("网上脚费", lex) in ("网上交费", "网上缴费")
+
+
+def test_a_stretch_starting_inside_a_word_is_not_rewritten():
+    from audit.lexicon import correct_homophones, load_lexicon
+
+    lex = load_lexicon()
+    # 务也 sounds like 物业 and 份是 like 分时, but 服务 and 月份 are words of their own.
+    assert correct_homophones("你这服务也太敷衍了", lex) == "你这服务也太敷衍了"
+    assert correct_homophones("1月份是不是", lex) == "1月份是不是"
+    assert correct_homophones("我会紧快处理，感谢您的来店", lex) == "我会尽快处理，感谢您的来电"
+
+
+def test_sound_alike_terms_the_first_listed_wins_and_site_terms_come_first(tmp_path):
+    from audit.lexicon import correct_homophones, load_lexicon
+
+    assert correct_homophones("我帮您合适一下", load_lexicon()) == "我帮您合适一下"  # a word as written stays
+    assert correct_homophones("我帮您和是一下", load_lexicon()) == "我帮您核实一下"  # 核实 is listed before 合适
+    extra = tmp_path / "site.txt"
+    extra.write_text("合适\n", encoding="utf-8")
+    assert correct_homophones("我帮您和是一下", load_lexicon(str(extra))) == "我帮您合适一下"
+
+
+def test_mono_attribution_keeps_the_homophone_correction():
+    """Attribution rebuilds segment text from words; the vocabulary correction must come after it."""
+
+    class Fixed:
+        name = "fake"
+
+        def run(self, samples, batched=True):
+            words = (Word(1.2, 2.0, "您好,"), Word(2.1, 3.4, "国家电网客服,"), Word(3.8, 5.0, "公号1375,"))
+            return [Segment("", 1.2, 5.0, "".join(w.text for w in words), -0.2, 0.01, words)]
+
+    audio = decode(DEMO / "recordings" / "dev04.wav")
+    assert audio.n_channels == 1
+    tr = transcribe.transcribe_audio(audio, TranscribeOptions(model="fake"), engine=Fixed())
+    assert "工号1375" in tr.text() and "公号" not in tr.text()
+    assert "公号1375," in [w.text for s in tr.segments for w in s.words]  # words keep what was heard
