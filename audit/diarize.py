@@ -15,9 +15,12 @@ import numpy as np
 
 from audit.transcript import AGENT, CUSTOMER, Segment, split_on_pauses
 
-# Words only the agent says (homophones included: 工号 is often heard as 公号/功耗).
+# Set phrases only the agent says; each one heard is a strong vote for its cluster.
 # (Not 工号: complaining callers ask for it.)
-AGENT_CUES = re.compile(r"国家电网|国网客服|客服|很高兴为您服务|有什么可以帮|还有其他|感谢您的来电|请您稍等|耐心等待|久等")
+AGENT_PHRASES = re.compile(r"很高兴为您服务|有什么可以帮|还有其他|感谢您的来电|请您稍等|耐心等待|久等")
+PHRASE_VOTE = 2.0
+# Words a caller says too ("是国家电网吗", "我找客服"): a weak vote.
+AGENT_WORDS = re.compile(r"国家电网|国网客服|客服")
 FIRST_VOTE = 1.5  # inbound calls: the agent answers, so the first voice is the agent's
 OPENING_S = 10.0
 SHORT_PIECE_S = 1.0
@@ -86,7 +89,7 @@ def attribute_speakers(samples: np.ndarray, sr: int, segments: list[Segment]) ->
     for i, p in enumerate(pieces):
         if p.start - t0 < OPENING_S:
             votes[labels[i]] += (p.end - p.start) / OPENING_S
-        votes[labels[i]] += len(AGENT_CUES.findall(p.text))
+        votes[labels[i]] += PHRASE_VOTE * len(AGENT_PHRASES.findall(p.text)) + len(AGENT_WORDS.findall(p.text))
     agent_label = int(np.argmax(votes))
     out = [replace(p, speaker=AGENT if labels[i] == agent_label else CUSTOMER) for i, p in enumerate(pieces)]
     durs = np.array([pieces[i].end - pieces[i].start for i in ok])

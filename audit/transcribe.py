@@ -83,6 +83,16 @@ def to_simplified(text: str) -> str:
     return _t2s.convert(text)
 
 
+# Full-width digits and Latin letters (０-９, Ａ-Ｚ) as ASCII, so number masking, rules and
+# error rates see one form; Chinese punctuation stays.
+_HALFWIDTH = {0xFF10 + i: 0x30 + i for i in range(10)} | {0xFF21 + i: 0x41 + i for i in range(26)} | {0xFF41 + i: 0x61 + i for i in range(26)}
+
+
+def plain_text(text: str) -> str:
+    """Simplified characters, ASCII digits and letters."""
+    return to_simplified(text).translate(_HALFWIDTH)
+
+
 _LOOP = re.compile(r"(.{1,6}?)\1{3,}")
 
 
@@ -109,8 +119,8 @@ def clean_segments(raw: list[Segment], options: TranscribeOptions) -> list[Segme
     """Simplified text, loops collapsed, invented segments dropped, long segments cut at pauses."""
     out = []
     for seg in raw:
-        words = tuple(replace(w, text=to_simplified(w.text)) for w in seg.words)
-        seg = replace(seg, text=collapse_loops(to_simplified(seg.text)).strip(), words=words)
+        words = tuple(replace(w, text=plain_text(w.text)) for w in seg.words)
+        seg = replace(seg, text=collapse_loops(plain_text(seg.text)).strip(), words=words)
         if is_hallucination(seg):
             log.debug("dropped segment %.1f-%.1f %r", seg.start, seg.end, seg.text[:40])
             continue

@@ -21,6 +21,8 @@ from tests.conftest import DEMO
 
 def test_traditional_output_becomes_simplified():
     assert to_simplified("國家電網客服，請問有什麼可以幫您") == "国家电网客服，请问有什么可以帮您"
+    # full-width digits would slip past phone-number masking and the rules' number patterns
+    assert transcribe.plain_text("電話１３９０６５２７７８１，ＯＫ") == "电话13906527781，OK"
 
 
 def test_repeated_token_loop_is_collapsed():
