@@ -87,7 +87,7 @@ batch_size = 0                   # >1: decode speech chunks in batches (~25% fas
 workers = 0                      # 0 = sized to the machine (workers x threads <= cores)
 vad = true                       # skip silence before decoding (speed, fewer hallucinations)
 homophones = true                # rewrite 公号->工号, 呼号->户号 ... from the hotline vocabulary
-lexicon = ""                     # a file of your own terms added to the built-in vocabulary
+lexicon = ""                     # a file of your own terms (place names, products), ahead of the built-in vocabulary
 
 [executor]
 kind = "local"                   # local = process pool on this machine; ray = Ray (pip install 'callaudit[ray]')

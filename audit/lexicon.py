@@ -2,8 +2,11 @@
 
 At 8 kHz Whisper often writes the right sound with the wrong characters (工号 -> 公号).
 Where a stretch of Chinese characters has exactly the folded toneless pinyin of a
-vocabulary term but other characters, it is rewritten to the term (longest term first).
-On the dev corpus this took agent-channel CER from 12.0% to 10.0%.
+vocabulary term but other characters, it is rewritten to the term: longest term first,
+then the first listed (a site's own file before the built-in list). A stretch written as
+any term stays, and a stretch may not begin inside a word of the text (jieba), so
+everyday words that sound like a term survive (服务也 is not 服物业).
+On the dev corpus: agent-channel CER 12.0% without correction, 9.5% with it.
 """
 
 from __future__ import annotations
