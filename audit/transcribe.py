@@ -57,7 +57,7 @@ class TranscribeOptions:
 
 
 # Bump when post-processing changes, so cached transcripts are redone.
-TRANSCRIPT_VERSION = 7
+TRANSCRIPT_VERSION = 8
 
 
 class Engine(Protocol):
@@ -106,9 +106,16 @@ def compression_ratio(text: str) -> float:
     return len(b) / max(1, len(zlib.compress(b)))
 
 
+# Lines Whisper learnt from subtitled video and writes over silence or a short "嗯，行"
+# (seen on a held-out call: "中文字幕后"); none of them is said on a hotline.
+_SUBTITLE_LINES = re.compile(r"字幕|点赞|打赏|明镜|谢谢观看|感谢观看|谢谢收看|独播剧场|amara", re.IGNORECASE)
+
+
 def is_hallucination(seg: Segment) -> bool:
     """Segments Whisper invents on silence and noise."""
     if not seg.text.strip():
+        return True
+    if _SUBTITLE_LINES.search(seg.text):
         return True
     if seg.no_speech_prob > 0.6 and seg.avg_logprob < -1.0:
         return True

@@ -35,6 +35,9 @@ def test_hallucinations_on_silence_are_dropped():
     assert is_hallucination(Segment("", 0, 1, "", -0.2, 0.1))
     assert is_hallucination(Segment("", 0, 1, "谢谢观看", -1.5, 0.9))
     assert not is_hallucination(Segment("", 0, 1, "您好，国家电网客服", -0.3, 0.05))
+    # subtitle lines Whisper learnt from video, even when it is confident about them
+    assert is_hallucination(Segment("", 43.2, 46.8, "中文字幕后", -0.3, 0.2))
+    assert not is_hallucination(Segment("", 0, 1, "我订阅了停电短信提醒", -0.3, 0.05))
 
 
 def test_long_segment_split_where_words_pause():
