@@ -57,7 +57,7 @@ class TranscribeOptions:
 
 
 # Bump when post-processing changes, so cached transcripts are redone.
-TRANSCRIPT_VERSION = 8
+TRANSCRIPT_VERSION = 9
 
 
 class Engine(Protocol):
@@ -144,10 +144,14 @@ def correct_segments(segments: list[Segment], options: TranscribeOptions) -> lis
     Words keep what Whisper wrote, with their timing."""
     if not options.homophones:
         return list(segments)
-    from audit.lexicon import correct_homophones, load_lexicon
+    from audit.lexicon import correct_agent_forms, correct_homophones, load_agent_forms, load_lexicon
 
-    lexicon = load_lexicon(options.lexicon)
-    return [replace(s, text=correct_homophones(s.text, lexicon)) for s in segments]
+    lexicon, forms = load_lexicon(options.lexicon), load_agent_forms(options.lexicon)
+    out = []
+    for s in segments:
+        text = correct_homophones(s.text, lexicon)
+        out.append(replace(s, text=correct_agent_forms(text, forms) if s.speaker == AGENT else text))
+    return out
 
 
 # ---------------------------------------------------------------- engines

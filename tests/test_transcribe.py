@@ -324,3 +324,17 @@ def test_mono_attribution_keeps_the_homophone_correction():
     tr = transcribe.transcribe_audio(audio, TranscribeOptions(model="fake"), engine=Fixed())
     assert "工号1375" in tr.text() and "公号" not in tr.text()
     assert "公号1375," in [w.text for s in tr.segments for w in s.words]  # words keep what was heard
+
+
+def test_agent_set_phrases_are_rewritten_on_the_agent_channel_only(tmp_path):
+    segs = [Segment(AGENT, 0.5, 3.0, "你好，国家电网客服，请问你的户号是多少？"), Segment(CUSTOMER, 3.5, 5.0, "你好，户号是123")]
+    out = transcribe.correct_segments(segs, TranscribeOptions(model="fake"))
+    assert out[0].text == "您好，国家电网客服，请问您的户号是多少？"
+    assert out[1].text == "你好，户号是123"
+    # brush-offs keep their 你, so the etiquette rules still see them
+    rude = transcribe.correct_segments([Segment(AGENT, 0, 2, "你自己去网上查")], TranscribeOptions(model="fake"))
+    assert rude[0].text == "你自己去网上查"
+    site = tmp_path / "site.txt"
+    site.write_text("@agent 师傅=师傅们\n", encoding="utf-8")
+    out = transcribe.correct_segments([Segment(AGENT, 0, 2, "师傅马上到")], TranscribeOptions(model="fake", lexicon=str(site)))
+    assert out[0].text == "师傅们马上到"
