@@ -139,7 +139,8 @@ def clean_segments(raw: list[Segment], options: TranscribeOptions) -> list[Segme
 
 
 def correct_segments(segments: list[Segment], options: TranscribeOptions) -> list[Segment]:
-    """Homophones rewritten to the hotline vocabulary (audit/lexicon.py). The last text step:
+    """Homophones rewritten to the hotline vocabulary, and the lexicon's `@agent` set phrases
+    on the agent's segments (audit/lexicon.py). The last text step:
     anything that rebuilds a segment's text from its words (mono attribution) comes before it.
     Words keep what Whisper wrote, with their timing."""
     if not options.homophones:
