@@ -36,8 +36,31 @@ def normalize_for_cer(text: str) -> str:
     return _DROP.sub("", text)
 
 
-def cer(reference: str, hypothesis: str) -> float:
+def char_errors(reference: str, hypothesis: str) -> tuple[int, int]:
+    """(edits, reference characters) after normalization: summed over calls, they give a set's CER."""
     ref, hyp = normalize_for_cer(reference), normalize_for_cer(hypothesis)
-    if not ref:
-        return 0.0 if not hyp else 1.0
-    return Levenshtein.distance(ref, hyp) / len(ref)
+    return Levenshtein.distance(ref, hyp), len(ref)
+
+
+def cer(reference: str, hypothesis: str) -> float:
+    edits, n = char_errors(reference, hypothesis)
+    if not n:
+        return 0.0 if not normalize_for_cer(hypothesis) else 1.0
+    return edits / n
+
+
+class RoleErrors:
+    """A set's CER per speaker role against truth timelines (spk "A" = agent, "C" = customer)."""
+
+    def __init__(self) -> None:
+        self.counts = {"agent": [0, 0], "customer": [0, 0]}
+
+    def add(self, timeline: list[dict], transcript) -> None:
+        for role, spk in (("agent", "A"), ("customer", "C")):
+            edits, n = char_errors("".join(t["text"] for t in timeline if t["spk"] == spk), transcript.text(role))
+            self.counts[role][0] += edits
+            self.counts[role][1] += n
+
+    def rate(self, role: str) -> float:
+        edits, n = self.counts[role]
+        return edits / max(n, 1)

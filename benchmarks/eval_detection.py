@@ -20,10 +20,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from rapidfuzz.distance import Levenshtein  # noqa: E402
-
 from audit.acoustic import measure_call  # noqa: E402
-from audit.metrics import normalize_for_cer  # noqa: E402
+from audit.metrics import RoleErrors  # noqa: E402
 from audit.audio import decode  # noqa: E402
 from audit.config import TranscribeSettings  # noqa: E402
 from audit.model import cache_dir  # noqa: E402
@@ -40,7 +38,7 @@ def evaluate(folder: Path, rules: Path, cache: Path, log=print) -> dict:
     opts = transcribe_options(TranscribeSettings(), 0)
     store = Store(cache)
     per_call = []
-    errs = {"agent": [0, 0], "customer": [0, 0]}
+    errs = RoleErrors()
     for c in truth:
         audio = decode(folder / c["file"])
         key = opts.cache_key(audio.sha256)
@@ -53,10 +51,7 @@ def evaluate(folder: Path, rules: Path, cache: Path, log=print) -> dict:
                 store.put_transcript(key, tr.to_dict())
         else:
             tr = Transcript.from_dict(body)
-        for role, spk in (("agent", "A"), ("customer", "C")):
-            ref = normalize_for_cer("".join(t["text"] for t in c["timeline"] if t["spk"] == spk))
-            errs[role][0] += Levenshtein.distance(ref, normalize_for_cer(tr.text(role)))
-            errs[role][1] += len(ref)
+        errs.add(c["timeline"], tr)
         measures = measure_call(audio, tr)
         score = score_call(c["id"], tr, measures, pack, {})
         per_call.append(
@@ -82,7 +77,7 @@ def evaluate(folder: Path, rules: Path, cache: Path, log=print) -> dict:
     labelled = [c for c in cats if table[c]["tp"] + table[c]["fn"] > 0]
     macro = sum(table[c]["f1"] for c in labelled) / max(len(labelled), 1)
     topic_acc = sum(r["topic"] == r["topic_truth"] for r in per_call) / max(len(per_call), 1)
-    cer = {role: e / max(n, 1) for role, (e, n) in errs.items()}
+    cer = {role: errs.rate(role) for role in ("agent", "customer")}
     return {"categories": table, "macro_f1": macro, "topic_accuracy": topic_acc, "cer": cer, "calls": per_call}
 
 

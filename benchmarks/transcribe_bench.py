@@ -36,23 +36,17 @@ def _options(threads: int, **over):
     return replace(transcribe_options(TranscribeSettings(), threads), **over)
 
 
-def _role_text(call: dict, role: str) -> str:
-    return "".join(t["text"] for t in call["timeline"] if t["spk"] == ("A" if role == "agent" else "C"))
-
-
 def _run(args) -> dict:
     """One configuration over some calls, in a fresh process."""
     folder, calls, threads, over, mix = args
-    from rapidfuzz.distance import Levenshtein
-
     from audit.audio import decode
-    from audit.metrics import normalize_for_cer
+    from audit.metrics import RoleErrors
     from audit.transcribe import load_engine, transcribe_audio
 
     opts = _options(threads, **over)
     engine = load_engine(opts)  # loading is not timed: a worker loads once per night
     audio_s = proc_s = 0.0
-    errs = {"agent": [0, 0], "customer": [0, 0]}
+    errs = RoleErrors()
     for c in calls:
         a = decode(Path(folder) / c["file"])
         if mix and a.n_channels == 2:
@@ -61,14 +55,11 @@ def _run(args) -> dict:
         tr = transcribe_audio(a, opts, engine)
         proc_s += time.perf_counter() - t0
         audio_s += a.duration
-        for role in errs:
-            ref, hyp = normalize_for_cer(_role_text(c, role)), normalize_for_cer(tr.text(role))
-            errs[role][0] += Levenshtein.distance(ref, hyp)
-            errs[role][1] += len(ref)
+        errs.add(c["timeline"], tr)
     return {
         "rtf": proc_s / audio_s, "audio_s": audio_s,
-        "cer_agent": errs["agent"][0] / max(errs["agent"][1], 1),
-        "cer_customer": errs["customer"][0] / max(errs["customer"][1], 1),
+        "cer_agent": errs.rate("agent"),
+        "cer_customer": errs.rate("customer"),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
