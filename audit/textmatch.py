@@ -38,13 +38,18 @@ def syllables(text: str) -> tuple[str, ...]:
     return tuple(_fold(s) for s in lazy_pinyin(text, style=Style.NORMAL, errors=lambda x: list(x)))
 
 
-@lru_cache(maxsize=4096)
-def word_spans(text: str) -> tuple[tuple[int, int], ...]:
+@lru_cache(maxsize=1)
+def _jieba():
     import jieba
 
     jieba.setLogLevel(logging.WARNING)  # its dictionary-loading chatter would end up in --json output
+    return jieba
+
+
+@lru_cache(maxsize=4096)
+def word_spans(text: str) -> tuple[tuple[int, int], ...]:
     out, pos = [], 0
-    for tok in jieba.lcut(text, HMM=False):
+    for tok in _jieba().lcut(text, HMM=False):
         out.append((pos, pos + len(tok)))
         pos += len(tok)
     return tuple(out)
