@@ -22,7 +22,7 @@ Span = tuple[float, float]
 @dataclass(frozen=True)
 class MeasureOptions:
     min_dead_air: float = 5.0  # shortest silence worth recording (s); rules set their own thresholds
-    min_overlap: float = 0.7  # agent talking over the customer for at least this long (s)
+    min_overlap: float = 1.0  # agent starting at least this long before the customer's turn ends (s)
     min_prior_speech: float = 0.5  # ...after the customer had been speaking this long (s)
     rate_min_duration: float = 4.0  # speech-rate stretches shorter than this are ignored (s)
 
@@ -32,8 +32,9 @@ class SegmentLevel:
     speaker: str
     start: float
     end: float
-    db_rel: float  # level above (+) or below (-) the speaker's calm baseline, dB
+    db_rel: float  # level above (+) or below (-) the speaker's own typical level, dB
     text: str
+    pitch_rel: float | None = None  # voice pitch above (+) the speaker's typical pitch, semitones
 
 
 @dataclass(frozen=True)
@@ -94,15 +95,35 @@ def gaps(active: list[Span], duration: float, min_gap: float) -> list[Span]:
     return out
 
 
-def interruptions(agent: list[Span], customer: list[Span], min_overlap: float, min_prior: float) -> list[Span]:
-    """Agent onsets inside a customer span that began min_prior earlier; overlap >= min_overlap."""
+def interruptions(
+    agent: list[Span], customer: list[Span], min_overlap: float, min_prior: float,
+    min_agent_gap: float = 0.8, min_agent_turn: float = 1.0,
+) -> list[Span]:
+    """The agent cutting into the customer's turn.
+
+    Counted: the agent starts a new turn (silent for min_agent_gap before) inside a customer
+    span that began min_prior earlier, at least min_overlap before the customer stops, and
+    talks for min_agent_turn or more (not a backchannel "嗯"). Not counted: the customer
+    talking over the agent (the customer span began while the agent was speaking)."""
     out = []
-    for a_start, a_end in merge(agent):
+    agent_spans = merge(agent)
+    for k, (a_start, a_end) in enumerate(agent_spans):
+        prev_end = agent_spans[k - 1][1] if k else -1e9
+        if a_start - prev_end < min_agent_gap:
+            continue  # the agent carrying on after a pause, not a new turn
+        turn_end = a_end  # the agent's turn: spans joined across short pauses
+        for s2, e2 in agent_spans[k + 1 :]:
+            if s2 - turn_end >= min_agent_gap:
+                break
+            turn_end = e2
+        if turn_end - a_start < min_agent_turn:
+            continue
         for c_start, c_end in customer:
             if c_start + min_prior <= a_start < c_end:
-                overlap = min(a_end, c_end) - a_start
-                if overlap >= min_overlap:
-                    out.append((round(a_start, 2), round(min(a_end, c_end), 2)))
+                if c_start < prev_end + 0.3:
+                    break  # the customer took the floor while the agent spoke
+                if c_end - a_start >= min_overlap:  # the customer kept talking
+                    out.append((round(a_start, 2), round(min(turn_end, c_end), 2)))
                 break
     return out
 
@@ -119,50 +140,66 @@ def level_db(samples: np.ndarray, sr: int, start: float, end: float) -> float | 
     return float(10 * np.log10(top.mean() + 1e-12))
 
 
-# The calm level is a low quantile of the speaker's segment levels, weighted by duration:
-# 0.25 missed a caller who shouted for 80% of his speaking time (held-out test call);
-# 0.10 began to flag a normal greeting as raised.
-BASELINE_QUANTILE = 0.15
+# The speaker's typical level: the duration-weighted median of their segments of 1 s or
+# more, so a speaker's own gain (plus or minus 6 dB on a channel) and the codec cancel out.
+# A caller who shouts for most of the call moves the median: the anger words (and pitch)
+# still catch them, since loudness alone no longer decides emotion.
+BASELINE_QUANTILE = 0.5
+
+
+def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    order = np.argsort(values)
+    cum = np.cumsum(weights[order])
+    return float(values[order][min(np.searchsorted(cum, cum[-1] * q), len(values) - 1)])
+
+
+def segment_pitch(signal: np.ndarray, sr: int, seg: Segment) -> np.ndarray:
+    """Voiced f0 frames (Hz) of one segment, librosa's YIN."""
+    import librosa
+
+    chunk = signal[int(seg.start * sr) : int(seg.end * sr)]
+    if len(chunk) < 2048:
+        return np.array([])
+    f0 = librosa.yin(chunk, fmin=60, fmax=450, sr=sr, frame_length=2048)
+    return f0[(f0 > 61) & (f0 < 449)]
 
 
 def relative_levels(
-    signal_for: dict[str, np.ndarray], sr: int, segments: list[Segment], pooled: bool = False
+    signal_for: dict[str, np.ndarray], sr: int, segments: list[Segment], pooled: bool = False,
+    pitch_for: dict[int, np.ndarray] | None = None,
 ) -> list[SegmentLevel]:
-    """Each segment's level minus its speaker's calm baseline (dB).
+    """Each segment's level minus its speaker's typical level (dB), and its pitch against the
+    speaker's typical pitch (semitones) where pitch_for (segment index -> f0 frames) is given.
 
-    pooled: one baseline for everyone (mono mixes, where speaker attribution may be wrong
-    and both voices share one channel)."""
+    pooled: one level baseline for everyone (mono mixes, where speaker attribution may be
+    wrong and both voices share one channel)."""
+    pitch_for = pitch_for or {}
     raw = []
-    for seg in segments:
+    for i, seg in enumerate(segments):
         db = level_db(signal_for[seg.speaker], sr, seg.start, seg.end)
         if db is not None:
-            raw.append((seg, db))
+            f0 = pitch_for.get(i, np.array([]))
+            raw.append((seg, db, float(np.median(f0)) if len(f0) >= 10 else None))
     out = []
-    for spk in ({"all"} if pooled else {s.speaker for s, _ in raw}):
-        mine = [(s, db) for s, db in raw if pooled or s.speaker == spk]
-        # Baseline: the speaker's calm level, the duration-weighted BASELINE_QUANTILE of their
-        # segments of 1 s or more (a caller who shouts most of the call must not raise it).
-        ref = [(s, db) for s, db in mine if s.end - s.start >= 1.0] or mine
-        dbs = np.array([db for _, db in ref])
-        w = np.array([s.end - s.start for s, _ in ref])
-        order = np.argsort(dbs)
-        cum = np.cumsum(w[order])
-        base = dbs[order][min(np.searchsorted(cum, cum[-1] * BASELINE_QUANTILE), len(dbs) - 1)]
-        out += [SegmentLevel(s.speaker, s.start, s.end, round(db - base, 1), s.text) for s, db in mine]
+    for spk in ({"all"} if pooled else {s.speaker for s, _, _ in raw}):
+        mine = [r for r in raw if pooled or r[0].speaker == spk]
+        ref = [r for r in mine if r[0].end - r[0].start >= 1.0] or mine
+        base = _weighted_quantile(np.array([db for _, db, _ in ref]), np.array([s.end - s.start for s, _, _ in ref]), BASELINE_QUANTILE)
+        for who in {s.speaker for s, _, _ in mine}:
+            pitched = [(s, hz) for s, _, hz in mine if s.speaker == who and hz is not None]
+            p_base = _weighted_quantile(np.array([hz for _, hz in pitched]), np.array([s.end - s.start for s, _ in pitched]), 0.5) if pitched else None
+            out += [
+                SegmentLevel(s.speaker, s.start, s.end, round(db - base, 1), s.text,
+                             None if hz is None or p_base is None else round(12 * float(np.log2(hz / p_base)), 1))
+                for s, db, hz in mine if s.speaker == who
+            ]
     return sorted(out, key=lambda x: x.start)
 
 
-def pitch_stats(signal: np.ndarray, sr: int, segments: list[Segment]) -> dict[str, float]:
-    import librosa
-
+def pitch_stats(signal: np.ndarray, sr: int, segments: list[Segment], frames: list[np.ndarray] | None = None) -> dict[str, float]:
     if not segments:
         return {}
-    f0s = []
-    for seg in segments:
-        chunk = signal[int(seg.start * sr) : int(seg.end * sr)]
-        if len(chunk) >= 2048:
-            f0 = librosa.yin(chunk, fmin=60, fmax=450, sr=sr, frame_length=2048)
-            f0s.append(f0[(f0 > 61) & (f0 < 449)])
+    f0s = frames if frames is not None else [segment_pitch(signal, sr, seg) for seg in segments]
     f0 = np.concatenate(f0s) if f0s else np.array([])
     if len(f0) == 0:
         return {}
@@ -215,6 +252,7 @@ def measure_call(audio: Audio, transcript: Transcript, options: MeasureOptions =
     rates = speech_rates(segs, options.rate_min_duration)
     cps = [r.cps for r in rates]
     logprobs = [s.avg_logprob for s in segs]
+    f0 = {i: segment_pitch(signal_for[s.speaker], sr, s) for i, s in enumerate(segs)}
     return Measures(
         duration=round(audio.duration, 2),
         layout=transcript.layout,
@@ -222,8 +260,9 @@ def measure_call(audio: Audio, transcript: Transcript, options: MeasureOptions =
         speech_time={k: round(sum(e - s for s, e in v), 2) for k, v in activity.items()},
         dead_air=gaps(all_active, audio.duration, options.min_dead_air),
         overlaps=overl,
-        levels=relative_levels(signal_for, sr, segs, pooled=transcript.layout != "stereo"),
-        pitch={role: pitch_stats(signal_for[role], sr, [s for s in segs if s.speaker == role]) for role in (AGENT, CUSTOMER)},
+        levels=relative_levels(signal_for, sr, segs, pitch_for=f0),  # per speaker on mono too: voices differ in level
+        pitch={role: pitch_stats(signal_for[role], sr, [s for s in segs if s.speaker == role],
+                                 [f0[i] for i, s in enumerate(segs) if s.speaker == role]) for role in (AGENT, CUSTOMER)},
         rates=rates,
         agent_median_cps=round(float(np.median(cps)), 2) if cps else 0.0,
         mean_logprob=round(float(np.mean(logprobs)), 3) if logprobs else 0.0,

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from audit.acoustic import Measures
+from audit.confidence import ConfidenceOptions, asr_confidence, margin_confidence
 from audit.rules import Rule, RulePack
+from audit.scope import cue_scope, sentence_scope
+from audit.soundalike import best_of
 from audit.transcript import AGENT, CUSTOMER, Segment
-from audit.textmatch import Pattern
+from audit.textmatch import Hit, Pattern, normalize, normalized_offsets
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,8 @@ class Flag:
     start: float | None
     end: float | None
     evidence: str
+    confidence: float = 1.0  # how sure: ASR quality, match quality, margin over a threshold (0-1)
+    review_only: bool = False  # listed for a reviewer, no points deducted (see audit/confidence.py)
 
     @property
     def key(self) -> str:
@@ -41,6 +46,9 @@ class CallView:
     segments: tuple[Segment, ...]
     measures: Measures
     topic: str = ""
+    layout: str = "stereo"
+    attribution_confidence: float | None = None  # mono: how sure the agent/customer split is
+    confidence: ConfidenceOptions = ConfidenceOptions()
 
 
 def _speaker_segments(view: CallView, speaker: str) -> list[Segment]:
@@ -64,10 +72,12 @@ def in_window(rule: Rule, segs: list[Segment]) -> list[Segment]:
     return segs
 
 
-def _flag(view: CallView, rule: Rule, speaker: str, start, end, evidence: str) -> Flag:
+def _flag(view: CallView, rule: Rule, speaker: str, start, end, evidence: str, confidence: float = 1.0,
+          review_only: bool = False) -> Flag:
     return Flag(
         view.call_id, rule.category, rule.id, rule.severity, rule.points, speaker,
         None if start is None else round(start, 2), None if end is None else round(end, 2), evidence[:300],
+        round(float(confidence), 3), review_only,
     )
 
 
@@ -90,37 +100,87 @@ def applies(rule: Rule, view: CallView) -> bool:
     return True
 
 
+def scoped_hits(rule: Rule, pattern: Pattern, text: str) -> list[Hit]:
+    """The pattern's hits in text that count: those in a scope the rule excludes are dropped."""
+    found = pattern.hits(text)
+    if not rule.scope or not found:
+        return found
+    offsets = normalized_offsets(text)
+    keep = []
+    for h in found:
+        a, b = offsets[h.start], offsets[h.end - 1] + 1
+        if cue_scope(text, a, b).any_of(rule.scope) is None:
+            keep.append(h)
+    return keep
+
+
+def _match_quality(hits: list[Hit]) -> float:
+    """1 for a phrase written as listed (or a regex), 0.8 when it matched only by sound (pinyin)."""
+    return 1.0 if any(h.how != "pinyin" for h in hits) else 0.8
+
+
 def eval_match(rule: Rule, view: CallView) -> list[Flag]:
     segs = in_window(rule, _speaker_segments(view, rule.speaker))
     unless = rule.params.get("unless")
     if unless is not None and _said(unless, _speaker_segments(view, rule.params["unless_speaker"])):
         return []
-    hits = []
+    opts = view.confidence
+    hits = []  # (segment, what was found, confidence, review-only)
     for s in segs:
-        found = rule.pattern.hits(s.text)
+        found = scoped_hits(rule, rule.pattern, s.text) if rule.pattern is not None else []
         if found:
-            hits.append((s, found))
-    distinct = {h.found for _, found in hits for h in found}
+            words = sorted({h.found for h in found})
+            hits.append((s, words, _match_quality(found) * min(1.0, 0.5 + asr_confidence([s])), False, ", ".join(words)))
+            continue
+        if rule.similar is not None:
+            sims = [h for h in rule.similar.hits(s.text) if sentence_scope(h.unit.text).any_of(rule.scope) is None]
+            if sims:
+                best = max(sims, key=lambda h: h.score)
+                near = best.score < rule.similar.threshold + opts.similar_margin
+                hits.append((s, [h.unit.text for h in sims], best.score, near, f"近似「{best.example}」{best.score:.2f}"))
+    distinct = {w for _, words, _, _, _ in hits for w in words}
     if len(distinct) < rule.params["min_count"]:
         return []
     return [
-        _flag(view, rule, s.speaker, s.start, s.end, f"「{s.text}」 ({', '.join(sorted({h.found for h in found}))})")
-        for s, found in hits
+        _flag(view, rule, s.speaker, s.start, s.end, f"「{s.text}」 ({why})", conf, review)
+        for s, _, conf, review, why in hits
     ]
 
 
+def _heard_as(pattern: Pattern, segs: list[Segment], opts: ConfidenceOptions):
+    """The best near-homophone of a required phrase in the window (None below opts.approx_sound)."""
+    joined = normalize("".join(s.text for s in segs))
+    hit = best_of(pattern.phrases, joined) if joined else None
+    return hit if hit is not None and hit.score >= opts.approx_sound else None
+
+
 def eval_require(rule: Rule, view: CallView) -> list[Flag]:
+    """Flag what was not said. What ASR heard poorly or only approximately is left to a reviewer."""
     segs = in_window(rule, _speaker_segments(view, rule.speaker))
-    missing = []
-    if rule.pattern is not None and _said(rule.pattern, segs) is None:
-        missing.append(rule.description)
-    missing += [name for name, pat in rule.groups if _said(pat, segs) is None]
+    opts = view.confidence
+    missing, approx = [], []
+    wanted = ([(rule.description, rule.pattern)] if rule.pattern is not None else []) + list(rule.groups)
+    for name, pat in wanted:
+        if _said(pat, segs) is not None:
+            continue
+        heard = _heard_as(pat, segs, opts)
+        missing.append(name)
+        if heard is not None:
+            approx.append(f"{name}≈「{heard.found}」")
     if not missing:
         return []
     said = "".join(s.text for s in segs)[:80]
     start, end = (segs[0].start, segs[-1].end) if segs else (None, None)
     speaker = rule.speaker if rule.speaker != "any" else AGENT
-    return [_flag(view, rule, speaker, start, end, f"缺少: {'、'.join(missing)}" + (f"; 原话「{said}」" if said else ""))]
+    heard_well = asr_confidence(segs) if segs else 1.0
+    evidence = f"缺少: {'、'.join(missing)}" + (f"; 原话「{said}」" if said else "")
+    review = len(approx) == len(missing) or heard_well < opts.min_asr
+    if approx:
+        evidence += f"; 读音相近: {'、'.join(approx)}"
+    if heard_well < opts.min_asr:
+        evidence += f"; 识别置信度低({heard_well:.2f})"
+    confidence = heard_well * (0.5 if review else 1.0)
+    return [_flag(view, rule, speaker, start, end, evidence, confidence, review)]
 
 
 def eval_hold(rule: Rule, view: CallView) -> list[Flag]:
@@ -149,6 +209,64 @@ def eval_hold(rule: Rule, view: CallView) -> list[Flag]:
     return out
 
 
+def _cue_in(rule: Rule, view: CallView, seg_start: float, seg_end: float, speaker: str) -> str | None:
+    """Words or a similar sentence of the rule said by the speaker in this stretch (or its turn)."""
+    turn = [s for s in view.segments if s.speaker == speaker and s.start < seg_end + 1.5 and s.end > seg_start - 1.5]
+    words = rule.params.get("words")
+    for s in turn:
+        if words is not None:
+            found = scoped_hits(rule, words, s.text)
+            if found:
+                return "、".join(sorted({h.found for h in found}))
+        if rule.similar is not None:
+            best = rule.similar.best(s.text)
+            if best is not None and sentence_scope(best.unit.text).any_of(rule.scope) is None:
+                return f"近似「{best.example}」{best.score:.2f}"
+    return None
+
+
+def _level_flags(rule: Rule, view: CallView) -> list[Flag]:
+    """Louder than the speaker's own typical level by db_above for min_duration; with
+    combine: all, only together with anger (the rule's words, a similar sentence, or a
+    pitch pitch_above semitones over the speaker's typical pitch): a loud, calm caller is not angry."""
+    p = rule.params
+    spk = rule.speaker if rule.speaker != "any" else AGENT
+    out = []
+    for lv in view.measures.levels:
+        if lv.speaker != spk or lv.db_rel < p["db_above"] or lv.end - lv.start < p.get("min_duration", 0.0):
+            continue
+        why = f"音量高于本人常态{lv.db_rel:+.1f} dB"
+        if p["combine"] == "all":
+            cue = _cue_in(rule, view, lv.start, lv.end, spk)
+            high = "pitch_above" in p and lv.pitch_rel is not None and lv.pitch_rel >= p["pitch_above"]
+            if cue is None and not high:
+                continue
+            why += f", {cue}" if cue else f", 音调高{lv.pitch_rel:+.1f}半音"
+        conf = margin_confidence(lv.db_rel, p["db_above"], 6.0)
+        out.append(_flag(view, rule, spk, lv.start, lv.end, f"{why}「{lv.text}」", conf))
+    return out
+
+
+def _rate_flags(rule: Rule, view: CallView) -> list[Flag]:
+    """A sustained agent stretch faster than max_cps and than above_median x the agent's own
+    median (slow side only where min_cps is set)."""
+    p, m = rule.params, view.measures
+    med = m.agent_median_cps
+    out = []
+    for r in m.rates:
+        if r.end - r.start < p.get("min_duration", 0.0):
+            continue
+        if r.cps > p.get("max_cps", float("inf")) and ("above_median" not in p or r.cps >= med * p["above_median"]):
+            what, conf = "过快", margin_confidence(r.cps, p["max_cps"], 2.0)
+        elif r.cps < p.get("min_cps", 0.0) and ("below_median" not in p or r.cps <= med * p["below_median"]):
+            what, conf = "过慢", margin_confidence(p["min_cps"] - r.cps, 0.0, 1.0)
+        else:
+            continue
+        out.append(_flag(view, rule, AGENT, r.start, r.end,
+                         f"语速{what}: {r.cps:.1f}字/秒(本人中位{med:.1f}), 持续{r.end - r.start:.0f}秒「{r.text[:40]}」", conf))
+    return out
+
+
 def eval_acoustic(rule: Rule, view: CallView) -> list[Flag]:
     p, m = rule.params, view.measures
     measure = p["measure"]
@@ -156,32 +274,19 @@ def eval_acoustic(rule: Rule, view: CallView) -> list[Flag]:
     if measure == "overlap":
         for a, b in m.overlaps:
             if b - a >= p.get("min_overlap", 0.0):
-                found.append(_flag(view, rule, AGENT, a, b, f"客户说话时坐席开口, 重叠{b - a:.1f}秒"))
+                conf = margin_confidence(b - a, p.get("min_overlap", 0.0), 1.5)
+                found.append(_flag(view, rule, AGENT, a, b, f"客户说话时坐席开口, 重叠{b - a:.1f}秒", conf))
     elif measure == "level":
-        spk = rule.speaker if rule.speaker != "any" else AGENT
-        for lv in m.levels:
-            if lv.speaker == spk and lv.db_rel >= p["db_above"] and lv.end - lv.start >= p.get("min_duration", 0.0):
-                found.append(_flag(view, rule, spk, lv.start, lv.end, f"音量高于本人基线{lv.db_rel:+.1f} dB「{lv.text}」"))
+        found = _level_flags(rule, view)
     elif measure == "speech_rate":
-        for r in m.rates:
-            if r.end - r.start < p.get("min_duration", 0.0):
-                continue
-            if r.cps > p.get("max_cps", float("inf")):
-                what = "过快"
-            elif r.cps < p.get("min_cps", 0.0):
-                what = "过慢"
-            else:
-                continue
-            found.append(_flag(view, rule, AGENT, r.start, r.end, f"语速{what}: {r.cps:.1f}字/秒, 持续{r.end - r.start:.0f}秒「{r.text[:40]}」"))
+        found = _rate_flags(rule, view)
     if len(found) < p.get("min_count", 1):
         found = []
     words = p.get("words")
-    if words is not None:
+    if words is not None and p["combine"] == "any" and not found:
         segs = in_window(rule, _speaker_segments(view, rule.speaker))
-        said = [(s, h) for s in segs for h in words.hits(s.text)]
-        if p["combine"] == "all":
-            return found if said else []
-        if not found and said:
+        said = [(s, h) for s in segs for h in scoped_hits(rule, words, s.text)]
+        if said:
             s, _ = said[0]
             found = [_flag(view, rule, s.speaker, s.start, s.end, f"「{s.text}」 ({', '.join(sorted({h.found for _, h in said}))})")]
     return found
@@ -190,11 +295,23 @@ def eval_acoustic(rule: Rule, view: CallView) -> list[Flag]:
 EVALUATORS = {"match": eval_match, "require": eval_require, "hold": eval_hold, "acoustic": eval_acoustic}
 
 
+def _speakers_unsure(view: CallView) -> bool:
+    conf = view.attribution_confidence
+    return view.layout == "mono" and conf is not None and conf < view.confidence.min_attribution
+
+
 def apply_rules(pack: RulePack, view: CallView) -> list[Flag]:
     flags: list[Flag] = []
+    unsure = _speakers_unsure(view)
     for rule in pack.rules:
         if applies(rule, view):
-            flags += EVALUATORS[rule.type](rule, view)
+            found = EVALUATORS[rule.type](rule, view)
+            if unsure and rule.speaker != "any" and rule.type != "hold":
+                # who said it is a guess on this mono call: a reviewer decides
+                found = [replace(f, review_only=True, confidence=round(f.confidence * view.attribution_confidence, 3),
+                                 evidence=f"{f.evidence}; 单声道说话人区分不确定({view.attribution_confidence:.2f})"[:300])
+                         for f in found]
+            flags += found
     # one flag per key: overlapping evidence from one rule at the same second is one finding
     unique = {f.key: f for f in flags}
     return sorted(unique.values(), key=lambda f: (f.start if f.start is not None else -1, f.rule_id))

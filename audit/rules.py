@@ -6,6 +6,11 @@ A pack file holds `rules:` (and optionally `topics:`). Rule types:
   hold     around each dead-air stretch: hold phrase before it, return phrase after it
   acoustic flag on a measure: overlap, level (loudness vs own baseline), speech_rate
 Every rule carries its own examples; `callaudit rules test` checks them.
+
+Shared `concepts:` (brush-off, hedge, threat ...) hold phrases, regexes and example
+sentences that several rules reuse: `pattern: {concepts: [threat]}` takes the phrases,
+`similar: {concept: threat}` the sentences (audit/similarity.py). `scope:` lists what
+cancels a hit (negated, past, reported: audit/scope.py).
 """
 
 from __future__ import annotations
@@ -18,7 +23,10 @@ from pathlib import Path
 import yaml
 
 from audit.errors import RuleError
-from audit.textmatch import Pattern, compile_pattern
+from audit.scope import SCOPES
+from audit.similarity import Similar
+from audit.textmatch import Pattern
+from audit.textmatch import compile_pattern as _compile
 
 # The rule packs shipped with callaudit (the repository's top-level rules/ folder).
 DEFAULT_RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
@@ -31,15 +39,15 @@ MEASURES = ("overlap", "level", "speech_rate")
 WINDOW_KEYS = ("first_seconds", "last_seconds", "first_turns", "last_turns")
 COMMON_KEYS = {
     "id", "category", "dimension", "severity", "points", "description", "type", "speaker", "window",
-    "examples", "when", "when_speaker", "topics", "enabled",
+    "examples", "when", "when_speaker", "topics", "enabled", "scope",
 }
 TYPE_KEYS = {
-    "match": {"pattern", "min_count", "unless", "unless_speaker"},
+    "match": {"pattern", "similar", "min_count", "unless", "unless_speaker"},
     "require": {"pattern", "all"},
     "hold": {"min_silence", "before", "after", "before_window", "after_window", "flag_when"},
     "acoustic": {
-        "measure", "min_count", "db_above", "min_duration", "max_cps", "min_cps",
-        "min_overlap", "words", "combine",
+        "measure", "min_count", "db_above", "min_duration", "max_cps", "min_cps", "above_median", "below_median",
+        "min_overlap", "words", "similar", "combine", "pitch_above",
     },
 }
 
@@ -68,8 +76,22 @@ class Rule:
     when: Pattern | None = None  # the rule applies only if this is said (by when_speaker)
     when_speaker: str = "any"
     topics: tuple[str, ...] = ()  # the rule applies only to calls of these topics
+    similar: Similar | None = None  # match: sentences that mean what the rule looks for
+    scope: tuple[str, ...] = ()  # a hit in one of these scopes does not count (negated, past, reported)
     params: dict = field(default_factory=dict, hash=False, compare=False)
     examples: dict = field(default_factory=dict, hash=False, compare=False)
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Concept:
+    """A shared idea (brush-off, threat ...): phrases and regexes for `pattern`, sentences for `similar`."""
+
+    name: str
+    description: str
+    phrases: tuple[str, ...] = ()
+    regexes: tuple[str, ...] = ()
+    sentences: tuple[str, ...] = ()
     source: str = ""
 
 
@@ -79,6 +101,7 @@ class RulePack:
     topics: tuple[tuple[str, Pattern], ...]
     digest: str  # hash of the rule files' text: recorded with every flag
     files: tuple[str, ...] = ()
+    concepts: dict = field(default_factory=dict, hash=False, compare=False)
 
 
 def _num(d: dict, key: str, where: str, default=None, minimum: float | None = 0):
@@ -114,7 +137,43 @@ def _choice(d: dict, key: str, allowed: tuple, where: str, default=None) -> str:
     return val
 
 
-def parse_rule(d, file: str, index: int) -> Rule:
+def _similar(spec, where: str, concepts: dict[str, Concept]) -> Similar:
+    """`similar: {concept: NAME or [NAMES], examples: [...], threshold: 0.6}`."""
+    if not isinstance(spec, dict) or set(spec) - {"concept", "examples", "threshold"}:
+        raise RuleError(f"{where}: 'similar' must be a mapping with concept and/or examples, and threshold")
+    sentences: list[str] = []
+    names = spec.get("concept") or []
+    names = [names] if isinstance(names, str) else names
+    for name in names:
+        if name not in concepts:
+            raise RuleError(f"{where}: similar.concept {name!r} is not defined (known: {', '.join(sorted(concepts)) or 'none'})")
+        sentences += concepts[name].sentences
+    extra = spec.get("examples") or []
+    if not isinstance(extra, list) or not all(isinstance(x, str) for x in extra):
+        raise RuleError(f"{where}: similar.examples must be a list of sentences")
+    sentences += extra
+    if not sentences:
+        raise RuleError(f"{where}: similar needs example sentences (examples, or a concept with sentences)")
+    threshold = _num(spec, "threshold", f"{where}.similar", 0.6)
+    if not 0 < threshold <= 1:
+        raise RuleError(f"{where}: similar.threshold must be in (0, 1], got {threshold}")
+    return Similar(tuple(dict.fromkeys(sentences)), threshold, ",".join(names))
+
+
+def _scope(spec, where: str) -> tuple[str, ...]:
+    vals = [spec] if isinstance(spec, str) else spec
+    if not isinstance(vals, list) or any(v not in SCOPES for v in vals):
+        raise RuleError(f"{where}: 'scope' must list some of {', '.join(SCOPES)}, got {spec!r}")
+    return tuple(vals)
+
+
+def parse_rule(d, file: str, index: int, concepts: dict[str, Concept] | None = None) -> Rule:
+    concepts = concepts or {}
+    terms = {name: (c.phrases, c.regexes) for name, c in concepts.items()}
+
+    def compile_pattern(spec, at):  # noqa: F811 (concept names resolve against this pack)
+        return _compile(spec, at, terms)
+
     if not isinstance(d, dict):
         raise RuleError(f"{file}: rules[{index}] must be a mapping")
     rid = d.get("id")
@@ -132,7 +191,7 @@ def parse_rule(d, file: str, index: int) -> Rule:
     if points is None:
         raise RuleError(f"{where}: missing 'points'")
     params = {k: d[k] for k in TYPE_KEYS[rtype] if k in d}
-    pattern, groups = None, ()
+    pattern, groups, similar = None, (), None
     if rtype in ("match", "require"):
         if "pattern" in d:
             pattern = compile_pattern(d["pattern"], f"{where}.pattern")
@@ -140,8 +199,9 @@ def parse_rule(d, file: str, index: int) -> Rule:
             if not isinstance(d["all"], dict) or not d["all"]:
                 raise RuleError(f"{where}: 'all' must map group names to phrases")
             groups = tuple((name, compile_pattern(spec, f"{where}.all.{name}")) for name, spec in d["all"].items())
-        if pattern is None and not groups:
-            raise RuleError(f"{where}: type {rtype} needs 'pattern'" + (" or 'all'" if rtype == "require" else ""))
+        similar = _similar(d["similar"], where, concepts) if "similar" in d else None
+        if pattern is None and not groups and similar is None:
+            raise RuleError(f"{where}: type {rtype} needs 'pattern'" + (" or 'all'" if rtype == "require" else " or 'similar'"))
         if rtype == "match":
             if "unless" in params:
                 params["unless"] = compile_pattern(params["unless"], f"{where}.unless")
@@ -160,19 +220,21 @@ def parse_rule(d, file: str, index: int) -> Rule:
             raise RuleError(f"{where}: flag_when {params['flag_when']} needs 'after' phrases")
     elif rtype == "acoustic":
         params["measure"] = _choice(d, "measure", MEASURES, where)
-        for k in ("db_above", "min_duration", "max_cps", "min_cps", "min_overlap", "min_count"):
+        for k in ("db_above", "min_duration", "max_cps", "min_cps", "above_median", "below_median", "min_overlap", "min_count", "pitch_above"):
             if k in d:
                 params[k] = _num(d, k, where)
         params["combine"] = _choice(d, "combine", ("any", "all"), where, "any")
         if "words" in d:
             params["words"] = compile_pattern(d["words"], f"{where}.words")
+        if "similar" in d:
+            similar = _similar(d["similar"], where, concepts)
         if params["measure"] == "level" and "db_above" not in params:
             raise RuleError(f"{where}: measure level needs 'db_above'")
         if params["measure"] == "speech_rate" and "max_cps" not in params and "min_cps" not in params:
             raise RuleError(f"{where}: measure speech_rate needs 'max_cps' and/or 'min_cps'")
     examples = d.get("examples") or {}
-    if not isinstance(examples, dict) or set(examples) - {"flag", "ok"}:
-        raise RuleError(f"{where}: 'examples' must be a mapping with 'flag' and/or 'ok' lists")
+    if not isinstance(examples, dict) or set(examples) - {"flag", "ok", "review"}:
+        raise RuleError(f"{where}: 'examples' must be a mapping with 'flag', 'ok' and/or 'review' lists")
     return Rule(
         id=rid,
         category=d["category"],
@@ -188,6 +250,8 @@ def parse_rule(d, file: str, index: int) -> Rule:
         when=compile_pattern(d["when"], f"{where}.when") if "when" in d else None,
         when_speaker=_choice(d, "when_speaker", SPEAKERS, where, "any"),
         topics=tuple(d.get("topics") or ()),
+        similar=similar,
+        scope=_scope(d["scope"], where) if "scope" in d else (),
         params=params,
         examples=examples,
         source=file,
@@ -206,10 +270,22 @@ def load_pack(folder: Path, errors: list[str] | None = None) -> RulePack:
     rules: list[Rule] = []
     topics: list[tuple[str, Pattern]] = []
     digest = hashlib.sha256()
-    for f in files:
-        text = f.read_text(encoding="utf-8")
+    texts = {f: f.read_text(encoding="utf-8") for f in files}
+    concepts: dict[str, Concept] = {}
+    for f, text in texts.items():  # concepts first: any rule file may use any concept
         try:
-            file_rules, file_topics = _parse_file(f.name, text)
+            for c in _parse_concepts(f.name, text):
+                if c.name in concepts:
+                    raise RuleError(f"{f.name}: concept {c.name}: already defined in {concepts[c.name].source}")
+                concepts[c.name] = c
+        except RuleError as exc:
+            if errors is None:
+                raise
+            errors.append(str(exc))
+    for f in files:
+        text = texts[f]
+        try:
+            file_rules, file_topics = _parse_file(f.name, text, concepts)
         except RuleError as exc:
             if errors is None:
                 raise
@@ -223,18 +299,42 @@ def load_pack(folder: Path, errors: list[str] | None = None) -> RulePack:
         if r.id in seen:
             raise RuleError(f"{r.source}: rule {r.id}: id already used in {seen[r.id]}")
         seen[r.id] = r.source
-    return RulePack(tuple(rules), tuple(topics), digest.hexdigest()[:16], tuple(f.name for f in files))
+    return RulePack(tuple(rules), tuple(topics), digest.hexdigest()[:16], tuple(f.name for f in files), concepts)
 
 
-def _parse_file(name: str, text: str) -> tuple[list[Rule], list[tuple[str, Pattern]]]:
+def _load_doc(name: str, text: str) -> dict:
     try:
         doc = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise RuleError(f"{name}: not valid YAML ({exc})") from exc
-    if not isinstance(doc, dict) or set(doc) - {"pack", "description", "rules", "topics"}:
-        raise RuleError(f"{name}: top level must be a mapping with pack, description, rules, topics")
-    rules = [parse_rule(d, name, i) for i, d in enumerate(doc.get("rules") or []) if not (isinstance(d, dict) and d.get("enabled") is False)]
-    topics = [(str(t), compile_pattern(spec, f"{name}: topics.{t}")) for t, spec in (doc.get("topics") or {}).items()]
+    if not isinstance(doc, dict) or set(doc) - {"pack", "description", "rules", "topics", "concepts"}:
+        raise RuleError(f"{name}: top level must be a mapping with pack, description, rules, topics, concepts")
+    return doc
+
+
+def _parse_concepts(name: str, text: str) -> list[Concept]:
+    out = []
+    for cname, spec in (_load_doc(name, text).get("concepts") or {}).items():
+        where = f"{name}: concept {cname}"
+        if not isinstance(spec, dict) or set(spec) - {"description", "phrases", "regex", "sentences"}:
+            raise RuleError(f"{where}: must be a mapping with description, phrases, regex, sentences")
+        lists = {}
+        for key in ("phrases", "regex", "sentences"):
+            val = spec.get(key) or []
+            if not isinstance(val, list) or not all(isinstance(x, (str, int)) for x in val):
+                raise RuleError(f"{where}: '{key}' must be a list of text")
+            lists[key] = tuple(str(x) for x in val)
+        if not any(lists.values()):
+            raise RuleError(f"{where}: needs phrases, regex or sentences")
+        _compile({"regex": list(lists["regex"])}, f"{where}", {}) if lists["regex"] else None  # validates the regexes
+        out.append(Concept(str(cname), str(spec.get("description", "")), lists["phrases"], lists["regex"], lists["sentences"], name))
+    return out
+
+
+def _parse_file(name: str, text: str, concepts: dict[str, Concept] | None = None) -> tuple[list[Rule], list[tuple[str, Pattern]]]:
+    doc = _load_doc(name, text)
+    rules = [parse_rule(d, name, i, concepts) for i, d in enumerate(doc.get("rules") or []) if not (isinstance(d, dict) and d.get("enabled") is False)]
+    topics = [(str(t), _compile(spec, f"{name}: topics.{t}", {})) for t, spec in (doc.get("topics") or {}).items()]
     return rules, topics
 
 

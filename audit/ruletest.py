@@ -1,4 +1,5 @@
-"""`callaudit rules test`: run every rule's own examples (flag: must fire, ok: must not).
+"""`callaudit rules test`: run every rule's own examples (flag: must fire and count,
+review: must fire for a reviewer only, with no points; ok: must not fire at all).
 
 An example is a plain utterance (said by the rule's speaker at 0-4 s), or a list of
 turns "A|C START-END [+DB] TEXT" for rules about timing, loudness and order.
@@ -21,7 +22,7 @@ _TURN = re.compile(r"^(A|C)\s+([\d.]+)-([\d.]+)\s+(?:([+-][\d.]+)\s+)?(.+)$")
 @dataclass(frozen=True)
 class ExampleResult:
     rule_id: str
-    expect: str  # "flag" or "ok"
+    expect: str  # "flag", "review" or "ok"
     example: str
     passed: bool
     got: int  # flags raised
@@ -51,10 +52,11 @@ def run_examples(pack: RulePack) -> list[ExampleResult]:
     out = []
     for rule in pack.rules:
         single = RulePack((rule,), pack.topics, pack.digest)
-        for expect in ("flag", "ok"):
+        for expect in ("flag", "review", "ok"):
             for ex in rule.examples.get(expect) or []:
                 flags = [f for f in apply_rules(single, example_view(rule, ex)) if f.rule_id == rule.id]
-                passed = bool(flags) if expect == "flag" else not flags
+                counted = [f for f in flags if not f.review_only]
+                passed = {"flag": bool(counted), "review": bool(flags) and not counted, "ok": not flags}[expect]
                 text = ex if isinstance(ex, str) else " / ".join(ex)
                 out.append(ExampleResult(rule.id, expect, text, passed, len(flags)))
     return out

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from audit.acoustic import Measures, measure_call
+from audit.confidence import ConfidenceOptions
 from audit.flags import CallView, Flag, apply_rules, classify_topic
 from audit.rules import DIMENSIONS, RulePack, load_pack
 from audit.transcript import AGENT, CUSTOMER, Transcript
@@ -36,11 +37,15 @@ class CallScore:
 
 
 def dimension_scores(flags: list[Flag], pack: RulePack, measures: Measures) -> dict[str, float]:
-    """100 per dimension minus the points of its flags (one rule costs at most twice its points per call)."""
+    """100 per dimension minus the points of its flags (one rule costs at most twice its points per call).
+
+    Review-only flags cost nothing until a reviewer confirms them."""
     dim_of = {r.id: r.dimension for r in pack.rules}
     per_rule: dict[str, float] = {}
     points_of = {r.id: r.points for r in pack.rules}
     for f in flags:
+        if f.review_only:
+            continue
         per_rule[f.rule_id] = min(per_rule.get(f.rule_id, 0.0) + f.points, 2 * points_of.get(f.rule_id, f.points))
     scores = {d: 100.0 for d in DIMENSIONS}
     for rid, pts in per_rule.items():
@@ -78,10 +83,11 @@ def long_call_breakdown(transcript: Transcript, measures: Measures, flags: list[
 
 
 def score_call(
-    call_id: str, transcript: Transcript, measures: Measures, pack: RulePack, weights: dict[str, float], topic_hint: str = ""
+    call_id: str, transcript: Transcript, measures: Measures, pack: RulePack, weights: dict[str, float], topic_hint: str = "",
+    confidence: ConfidenceOptions = ConfidenceOptions(),
 ) -> CallScore:
     topic = classify_topic(pack, transcript.segments, topic_hint)
-    view = CallView(call_id, transcript.segments, measures, topic)
+    view = CallView(call_id, transcript.segments, measures, topic, transcript.layout, transcript.attribution_confidence, confidence)
     flags = apply_rules(pack, view)
     dims = dimension_scores(flags, pack, measures)
     long_call = long_call_breakdown(transcript, measures, flags, topic) if measures.duration > LONG_CALL_S else None

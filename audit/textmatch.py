@@ -63,12 +63,23 @@ def normalize(text: str) -> str:
     return _PUNCT.sub("", text)
 
 
+def normalized_offsets(text: str) -> list[int]:
+    """For each character of normalize(text), its offset in text (to map hits back onto punctuated text)."""
+    out, pos = [], 0
+    for m in _PUNCT.finditer(text):
+        out += range(pos, m.start())
+        pos = m.end()
+    out += range(pos, len(text))
+    return out
+
+
 @dataclass(frozen=True)
 class Hit:
     phrase: str  # the pattern entry that matched
     found: str  # the text that matched it
     start: int  # character offsets in the normalized text
     end: int
+    how: str = "phrase"  # phrase, regex, or pinyin (same sound, other characters)
 
 
 @dataclass(frozen=True)
@@ -95,7 +106,7 @@ class Pattern:
                 out.append(Hit(ph, p, start, start + len(p)))
                 start = norm.find(p, start + 1)
         for rx in self.regexes:
-            out += [Hit(rx.pattern, m.group(0), m.start(), m.end()) for m in rx.finditer(norm)]
+            out += [Hit(rx.pattern, m.group(0), m.start(), m.end(), "regex") for m in rx.finditer(norm)]
         if self.pinyin and self.phrases:
             out += self._pinyin_hits(norm, {(h.start, h.end) for h in out})
         if self.whole_word:
@@ -115,7 +126,7 @@ class Pattern:
                 continue
             for i in range(len(syl) - n + 1):
                 if syl[i : i + n] == target and (i, i + n) not in seen:
-                    out.append(Hit(ph, norm[i : i + n], i, i + n))
+                    out.append(Hit(ph, norm[i : i + n], i, i + n, "pinyin"))
         return out
 
     def search(self, text: str) -> Hit | None:
@@ -123,8 +134,10 @@ class Pattern:
         return min(found, key=lambda h: h.start) if found else None
 
 
-def compile_pattern(spec, where: str) -> Pattern:
-    """Build a Pattern from YAML: a list of phrases, or {any, regex, pinyin, whole_word, not_after}."""
+def compile_pattern(spec, where: str, concepts: dict | None = None) -> Pattern:
+    """Build a Pattern from YAML: a list of phrases, or {any, regex, concepts, pinyin, whole_word, not_after}.
+
+    concepts: name -> (phrases, regexes) of the pack's shared concepts, for `concepts: [name]`."""
     from audit.errors import RuleError
 
     if isinstance(spec, str):
@@ -133,15 +146,22 @@ def compile_pattern(spec, where: str) -> Pattern:
         spec = {"any": spec}
     if not isinstance(spec, dict):
         raise RuleError(f"{where}: expected a list of phrases or a mapping with any/regex, got {type(spec).__name__}")
-    unknown = set(spec) - {"any", "regex", "pinyin", "whole_word", "not_after"}
+    unknown = set(spec) - {"any", "regex", "concepts", "pinyin", "whole_word", "not_after"}
     if unknown:
-        raise RuleError(f"{where}: unknown keys {sorted(unknown)} (allowed: any, regex, pinyin, whole_word, not_after)")
+        raise RuleError(f"{where}: unknown keys {sorted(unknown)} (allowed: any, regex, concepts, pinyin, whole_word, not_after)")
     phrases = spec.get("any", []) or []
     regexes = spec.get("regex", []) or []
     if isinstance(phrases, str):
         phrases = [phrases]
     if isinstance(regexes, str):
         regexes = [regexes]
+    names = spec.get("concepts") or []
+    for name in [names] if isinstance(names, str) else names:
+        if name not in (concepts or {}):
+            raise RuleError(f"{where}: concept {name!r} is not defined (known: {', '.join(sorted(concepts or {})) or 'none'})")
+        phrases = list(phrases) + list(concepts[name][0])
+        regexes = list(regexes) + list(concepts[name][1])
+    phrases = list(dict.fromkeys(phrases))
     if not all(isinstance(p, (str, int)) for p in phrases):
         raise RuleError(f"{where}.any: every phrase must be text")
     compiled = []

@@ -1,0 +1,102 @@
+"""Does a cue count where it was said? Negation, past time and reported speech.
+
+A keyword or a similar sentence says only that a topic came up: "我不是要投诉",
+"去年我投诉过一回" and "他说要打12345告我" all contain a complaint cue, and none
+is a threat by this caller now. This module reads the clause around a cue and
+says which scope it is in; rules list the scopes that cancel them (`scope:`).
+
+Clauses are cut at punctuation (Whisper's, unreliable but present) and at the
+conjunctions that start a new clause in speech (但是, 可是, 结果 ...).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+SCOPES = ("negated", "past", "reported")
+
+_CLAUSE_END = re.compile(r"[，。！？；、,.!?;…\s]|但是|可是|不过|结果|然后|所以|现在|这回|这次|今天")
+
+# Negators, and what may stand between a negator and the cue it negates
+# (不是要投诉, 不想去告, 没打算找领导, 也不是来找茬的).
+_NEGATORS = ("不是", "不会", "不想", "不要", "不用", "不打算", "没打算", "没想", "没有", "用不着", "犯不着", "不至于", "并不", "别", "没", "不")
+_BRIDGE = set("是要想会去来再用必该能真就也都还跟和给找打为了说讲你您们他她我这那个")
+_MAX_BRIDGE = 5
+
+# Past: a time word before the cue in its clause, or an experiential 过 right after it.
+_PAST_BEFORE = re.compile(
+    r"上次|上回|上一回|上个月|上礼拜|上星期|上周|之前|以前|早先|先前|去年|前年|前些年|那会儿|那时候|当时|早就|曾经|当初|头一回|前阵子|前几天|前两天"
+)
+_PAST_AFTER = re.compile(r"^(了?过|过了|过一[回次]|过两[回次]|过好几[回次]|过几[回次])")
+_PAST_CLOSED = re.compile(r"早(就)?(了了|结了|解决了|翻篇了|过去了)|已经(解决|处理|了结)了|翻篇了")
+
+# Reported speech: someone else's words ("他说要告我", "物业撂话，说要打12345").
+_REPORTERS = re.compile(
+    r"(他|她|他们|她们|人家|对方|那人|邻居|物业|经理|师傅|房东|领导|老板|别人|有人)[^我]{0,4}?(说|讲|撂话|放话|扬言|嚷嚷|吵吵)|"
+    r"听说|据说|说是|撂话|放话|扬言"
+)
+_THIRD_SUBJECT = re.compile(r"(他|她|他们|她们|人家|对方)(就|要|还|也|都|说|得|会|非)")
+
+
+@dataclass(frozen=True)
+class CueScope:
+    negated: bool = False
+    past: bool = False
+    reported: bool = False
+
+    def any_of(self, scopes: tuple[str, ...]) -> str | None:
+        """The first of `scopes` this cue is in (None: it counts)."""
+        for s in scopes:
+            if getattr(self, s):
+                return s
+        return None
+
+
+def clause_bounds(text: str, start: int, end: int) -> tuple[int, int]:
+    """Start and end of the clause holding text[start:end]."""
+    left = 0
+    for m in _CLAUSE_END.finditer(text, 0, start):
+        left = m.end()
+    m = _CLAUSE_END.search(text, end)
+    return left, (m.start() if m else len(text))
+
+
+def _sentence_prefix(text: str, start: int) -> str:
+    cut = max(text.rfind(ch, 0, start) for ch in "。！？!?")
+    return text[cut + 1 : start]
+
+
+def negated(prefix: str) -> bool:
+    """A negator close before the cue, with only bridge words between (不是要投诉, 没打算去告)."""
+    best = None
+    for neg in _NEGATORS:
+        i = prefix.rfind(neg)
+        if i >= 0 and (best is None or i + len(neg) > best):
+            best = i + len(neg)
+    if best is None:
+        return False
+    bridge = prefix[best:]
+    return len(bridge) <= _MAX_BRIDGE and all(ch in _BRIDGE for ch in bridge)
+
+
+def cue_scope(text: str, start: int, end: int) -> CueScope:
+    """Scope of the cue at text[start:end] (offsets into `text`, punctuation kept)."""
+    c0, c1 = clause_bounds(text, start, end)
+    prefix = text[c0:start]
+    after = text[end:c1]
+    sentence = _sentence_prefix(text, start)
+    past = bool(_PAST_BEFORE.search(prefix) or _PAST_AFTER.match(after) or _PAST_CLOSED.search(text[c0:]))
+    reported = bool(_REPORTERS.search(sentence) and "我要" not in prefix) or bool(
+        _THIRD_SUBJECT.search(prefix) and "我" not in prefix[_THIRD_SUBJECT.search(prefix).start():]
+    )
+    return CueScope(negated=negated(prefix), past=past, reported=reported)
+
+
+def sentence_scope(text: str) -> CueScope:
+    """Scope of a whole sentence (for similarity hits, which have no cue position):
+    past or reported anywhere in it; negated when a negator opens its main clause."""
+    past = bool(_PAST_BEFORE.search(text) or re.search(r"过一[回次]|过两[回次]|[了]过", text) or _PAST_CLOSED.search(text))
+    reported = bool(_REPORTERS.search(text))
+    neg = bool(re.search(r"(不是|并不是|也不是|没打算|不打算|不想|不会)(要|想|来|去)?", text[:12]))
+    return CueScope(negated=neg, past=past, reported=reported)
