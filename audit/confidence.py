@@ -21,8 +21,8 @@ class ConfidenceOptions:
     """`[scoring.confidence]` in audit.toml; the defaults keep the dev corpus's clean calls clean."""
 
     min_asr: float = 0.5  # an absence flag whose window ASR heard below this (mean word probability) is review-only
-    approx_sound: float = 0.7  # a required element that sounds at least this alike (but not the same) is review-only
-    min_attribution: float = 0.35  # mono calls: speaker-dependent flags are review-only below this attribution confidence
+    approx_sound: float = 0.75  # a required element that sounds at least this alike (but not the same) is review-only
+    min_attribution: float = 0.5  # mono calls: speaker-dependent flags are review-only below this attribution confidence
     similar_margin: float = 0.04  # a similar-sentence hit within this of the rule's threshold is review-only
 
 

@@ -88,6 +88,17 @@ workers = 0                      # 0 = sized to the machine (workers x threads <
 vad = true                       # skip silence before decoding (speed, fewer hallucinations)
 homophones = true                # rewrite 公号->工号, 呼号->户号 ... from the hotline vocabulary
 lexicon = ""                     # a file of your own terms (place names, products), ahead of the built-in vocabulary
+refill = true                    # decode again, alone, stretches of speech the first pass skipped
+
+[site]
+# Your hotline's own words: they go ahead of the built-in vocabulary when transcripts are
+# corrected (a stretch that sounds like one of these, or nearly so for three syllables and
+# more, is rewritten to it). Editing this list means new transcripts on the next run.
+hotline_names = []               # e.g. ["95598", "供电服务热线"]
+short_names = []                 # e.g. ["国网", "国网客服"]
+company_names = []               # e.g. ["国网江苏省电力有限公司", "城东供电所"]
+places = []                      # districts, towns, villages, streets callers name
+products = []                    # e.g. ["网上国网", "电e宝"]
 
 [executor]
 kind = "local"                   # local = process pool on this machine; ray = Ray (pip install 'callaudit[ray]')
@@ -127,6 +138,8 @@ class TranscribeSettings:
     vad: bool = True
     homophones: bool = True
     lexicon: str = ""
+    refill: bool = True
+    site_terms: tuple[str, ...] = ()  # from [site]: hotline, company, place and product names
 
 
 @dataclass(frozen=True)
@@ -191,6 +204,22 @@ def _bands(items: list, where: str) -> tuple[Band, ...]:
     return tuple(out)
 
 
+SITE_KEYS = ("hotline_names", "short_names", "company_names", "places", "products")
+
+
+def _site_terms(site: dict) -> tuple[str, ...]:
+    unknown = set(site) - set(SITE_KEYS)
+    if unknown:
+        raise ConfigError(f"[site] has unknown keys {sorted(unknown)} (allowed: {', '.join(SITE_KEYS)})")
+    out: list[str] = []
+    for key in SITE_KEYS:
+        vals = site.get(key, [])
+        if not isinstance(vals, list) or not all(isinstance(v, (str, int)) for v in vals):
+            raise ConfigError(f"site.{key} must be a list of names")
+        out += [str(v).strip() for v in vals if str(v).strip()]
+    return tuple(dict.fromkeys(out))
+
+
 def load_config(path: Path | None = None) -> Config:
     """Load audit.toml (default: ./audit.toml) and resolve its paths."""
     path = Path(path) if path else Path.cwd() / CONFIG_NAME
@@ -215,11 +244,11 @@ def load_config(path: Path | None = None) -> Config:
         min_per_agent=_get(smp, "min_per_agent", int, 1, "sampling"),
         full_coverage=_get(smp, "full_coverage", bool, False, "sampling"),
     )
-    known = {f for f in TranscribeSettings.__dataclass_fields__}
+    known = {f for f in TranscribeSettings.__dataclass_fields__} - {"site_terms"}
     unknown = set(tr) - known
     if unknown:
         raise ConfigError(f"[transcribe] has unknown keys {sorted(unknown)}")
-    transcribe = TranscribeSettings(**tr)
+    transcribe = TranscribeSettings(**tr, site_terms=_site_terms(raw.get("site", {})))
     if transcribe.lexicon:
         transcribe = replace(transcribe, lexicon=str(p(transcribe.lexicon)))
     if transcribe.agent_channel not in ("left", "right"):

@@ -47,6 +47,8 @@ class TranscribeOptions:
     lexicon: str = ""  # extra vocabulary file for homophone correction ("" = built-in only)
     homophones: bool = True  # rewrite same-sounding stretches to hotline vocabulary (audit/lexicon.py)
     batch_size: int = 0  # faster-whisper: >1 decodes VAD chunks in batches (faster, but dropped speech on dev07)
+    refill: bool = True  # decode again, alone, speech that the first pass skipped (audit/refill.py)
+    site_terms: tuple[str, ...] = ()  # the site's own names ([site]), ahead of the built-in vocabulary
 
     def cache_key(self, audio_sha256: str) -> str:
         relevant = {k: v for k, v in asdict(self).items() if k not in ("model", "threads", "device")}
@@ -57,7 +59,7 @@ class TranscribeOptions:
 
 
 # Bump when post-processing changes, so cached transcripts are redone.
-TRANSCRIPT_VERSION = 9
+TRANSCRIPT_VERSION = 10
 
 
 class Engine(Protocol):
@@ -89,8 +91,8 @@ _HALFWIDTH = {0xFF10 + i: 0x30 + i for i in range(10)} | {0xFF21 + i: 0x41 + i f
 
 
 def plain_text(text: str) -> str:
-    """Simplified characters, ASCII digits and letters."""
-    return to_simplified(text).translate(_HALFWIDTH)
+    """Simplified characters, ASCII digits and letters; no U+FFFD (a token cut inside a character)."""
+    return to_simplified(text).translate(_HALFWIDTH).replace("\ufffd", "")
 
 
 _LOOP = re.compile(r"(.{1,6}?)\1{3,}")
@@ -147,7 +149,7 @@ def correct_segments(segments: list[Segment], options: TranscribeOptions) -> lis
         return list(segments)
     from audit.lexicon import correct_agent_forms, correct_homophones, load_agent_forms, load_lexicon
 
-    lexicon, forms = load_lexicon(options.lexicon), load_agent_forms(options.lexicon)
+    lexicon, forms = load_lexicon(options.lexicon, tuple(options.site_terms)), load_agent_forms(options.lexicon)
     out = []
     for s in segments:
         text = correct_homophones(s.text, lexicon)
@@ -288,6 +290,14 @@ def load_engine(options: TranscribeOptions) -> Engine:
 # ---------------------------------------------------------------- entry points
 
 
+def _refilled(engine: Engine, channel: np.ndarray, segs: list[Segment], options: TranscribeOptions) -> list[Segment]:
+    if not options.refill:
+        return segs
+    from audit.refill import refill
+
+    return refill(engine, channel, segs, lambda raw: clean_segments(raw, options))
+
+
 def transcribe_audio(audio: Audio, options: TranscribeOptions, engine: Engine | None = None) -> Transcript:
     """Transcribe a decoded recording: per channel when stereo, attributed by voice when mono."""
     engine = engine or load_engine(options)
@@ -295,8 +305,9 @@ def transcribe_audio(audio: Audio, options: TranscribeOptions, engine: Engine | 
         agent_idx = 0 if options.agent_channel == "left" else 1
         segs = []
         for idx, role in ((agent_idx, AGENT), (1 - agent_idx, CUSTOMER)):
-            raw = engine.run(np.ascontiguousarray(audio.channels[idx]))
-            segs += [replace(s, speaker=role) for s in clean_segments(raw, options)]
+            channel = np.ascontiguousarray(audio.channels[idx])
+            heard = _refilled(engine, channel, clean_segments(engine.run(channel), options), options)
+            segs += [replace(s, speaker=role) for s in heard]
         segs = correct_segments(segs, options)
         segs.sort(key=lambda s: (s.start, s.end))
         layout, confidence = "stereo", None
@@ -305,7 +316,8 @@ def transcribe_audio(audio: Audio, options: TranscribeOptions, engine: Engine | 
 
         # Sequential decoding: batched chunks carry no inner timestamps, and the turn
         # changes in a mono mix are found from those.
-        segs = clean_segments(engine.run(audio.channels[0], batched=False), options)
+        channel = np.ascontiguousarray(audio.channels[0])
+        segs = _refilled(engine, channel, clean_segments(engine.run(channel, batched=False), options), options)
         segs, confidence = attribute_speakers(audio.channels[0], audio.sample_rate, segs)
         segs = correct_segments(segs, options)
         layout = "mono"

@@ -1,0 +1,78 @@
+"""Speech that Whisper skipped: decode it again, on its own.
+
+On a telephone channel Whisper sometimes jumps over a minute of speech (it emits an
+end timestamp early in a window, or a repeated-token loop that the guards drop): on
+a dev call the agent's whole brush-off and three further turns were simply absent.
+Voice activity (Silero VAD) says where someone spoke; a stretch of speech that no
+transcript segment covers is cut out, with a little padding, and decoded alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from audit.transcript import Segment
+
+SR = 16000
+
+
+@dataclass(frozen=True)
+class RefillOptions:
+    min_hole: float = 1.0  # speech at least this long, uncovered, is decoded again (s)
+    max_covered: float = 0.3  # a speech span counts as uncovered when segments cover less than this share
+    join_gap: float = 1.5  # holes closer than this are decoded together (s)
+    pad: float = 0.25  # audio kept around a hole (s)
+
+
+def speech_spans(samples: np.ndarray) -> list[tuple[float, float]]:
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    opts = VadOptions(min_silence_duration_ms=500, speech_pad_ms=100, min_speech_duration_ms=300)
+    return [(t["start"] / SR, t["end"] / SR) for t in get_speech_timestamps(samples, opts, SR)]
+
+
+def _covered(a: float, b: float, segs: list[Segment]) -> float:
+    total = sum(max(0.0, min(b, s.end) - max(a, s.start)) for s in segs)
+    return min(1.0, total / max(b - a, 1e-9))
+
+
+def thin(seg: Segment) -> bool:
+    """A long segment with almost no text: what is left of a repeated-token loop ("竟竟")."""
+    chars = sum(ch.isalnum() for ch in seg.text)
+    return seg.end - seg.start >= 2.0 and chars / (seg.end - seg.start) < 1.0
+
+
+def holes(samples: np.ndarray, segs: list[Segment], options: RefillOptions = RefillOptions()) -> list[tuple[float, float]]:
+    """Stretches of speech that no segment covers (thin segments do not count), joined when close."""
+    segs = [s for s in segs if not thin(s)]
+    out: list[list[float]] = []
+    for a, b in speech_spans(samples):
+        if _covered(a, b, segs) >= options.max_covered:
+            continue
+        if out and a - out[-1][1] < options.join_gap:
+            out[-1][1] = b
+        else:
+            out.append([a, b])
+    return [(a, b) for a, b in out if b - a >= options.min_hole]
+
+
+def refill(engine, samples: np.ndarray, segs: list[Segment], clean, options: RefillOptions = RefillOptions()) -> list[Segment]:
+    """segs plus what a second decode of each hole finds. `clean` is the caller's segment cleaner.
+    A thin segment gives way to what the second decode heard in its place."""
+    added: list[Segment] = []
+    kept = [s for s in segs if not thin(s)]
+    for a, b in holes(samples, segs, options):
+        a0 = max(0.0, a - options.pad)
+        chunk = np.ascontiguousarray(samples[int(a0 * SR) : int((b + options.pad) * SR)])
+        for s in clean(engine.run(chunk, batched=False)):
+            shifted = replace(
+                s, start=round(s.start + a0, 2), end=round(s.end + a0, 2),
+                words=tuple(replace(w, start=round(w.start + a0, 2), end=round(w.end + a0, 2)) for w in s.words),
+            )
+            if _covered(shifted.start, shifted.end, kept) < 0.5:  # never a second copy of what was heard
+                added.append(shifted)
+    # a thin segment stays only where nothing better was heard
+    thin_left = [s for s in segs if thin(s) and _covered(s.start, s.end, added) < 0.3]
+    return sorted(kept + thin_left + added, key=lambda s: (s.start, s.end))
