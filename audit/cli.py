@@ -286,8 +286,11 @@ def score(config_path: Path | None, day, call_ids: tuple[str, ...], force: bool,
     """Score transcribed calls with the rule packs and print their flags.
 
     Each flag: call_id, category, rule_id, severity, points, speaker, start, end,
-    evidence. Flags are stored in the workspace and replaced, never duplicated,
-    when a call is scored again (e.g. after editing a rule).
+    evidence, confidence (0-1) and review_only. A review-only flag (a required
+    phrase ASR heard poorly or only nearly, a speaker guess on a mono call) is
+    listed for a reviewer and costs no points until confirmed. Flags are stored
+    in the workspace and replaced, never duplicated, when a call is scored again
+    (e.g. after editing a rule).
     """
     from audit.scoring import score_stage
     from audit.store import Store
@@ -315,7 +318,8 @@ def score(config_path: Path | None, day, call_ids: tuple[str, ...], force: bool,
         sc = scores[cid]
         calls.append({
             "call_id": cid, "topic": sc["topic"], "total": sc["total"], "dimensions": json.loads(sc["dimensions"]),
-            "flags": [{k: f[k] for k in ("call_id", "category", "rule_id", "severity", "points", "speaker", "start", "end", "evidence")}
+            "flags": [{**{k: f[k] for k in ("call_id", "category", "rule_id", "severity", "points", "speaker", "start", "end",
+                                            "evidence", "confidence")}, "review_only": bool(f["review_only"])}
                       for f in flags if f["call_id"] == cid],
         })
     if as_json:
@@ -325,7 +329,8 @@ def score(config_path: Path | None, day, call_ids: tuple[str, ...], force: bool,
         click.echo(f"{c['call_id']}  {c['topic']}  total {c['total']:.1f}  flags {len(c['flags'])}")
         for f in c["flags"]:
             at = "" if f["start"] is None else f"{f['start']:7.1f}s "
-            click.echo(f"    {at}{f['category']:22s} {f['severity']:8s} -{f['points']:g}  {f['evidence']}")
+            cost = "review" if f["review_only"] else f"-{f['points']:g}"
+            click.echo(f"    {at}{f['category']:22s} {f['severity']:8s} {cost:>6s}  {f['evidence']}")
     if result is not None:
         click.echo(f"score: {result.done} done, {result.cached} already done, {result.failed} failed")
 

@@ -138,16 +138,24 @@ def _choice(d: dict, key: str, allowed: tuple, where: str, default=None) -> str:
 
 
 def _similar(spec, where: str, concepts: dict[str, Concept]) -> Similar:
-    """`similar: {concept: NAME or [NAMES], examples: [...], threshold: 0.6}`."""
-    if not isinstance(spec, dict) or set(spec) - {"concept", "examples", "threshold"}:
-        raise RuleError(f"{where}: 'similar' must be a mapping with concept and/or examples, and threshold")
-    sentences: list[str] = []
-    names = spec.get("concept") or []
-    names = [names] if isinstance(names, str) else names
-    for name in names:
-        if name not in concepts:
-            raise RuleError(f"{where}: similar.concept {name!r} is not defined (known: {', '.join(sorted(concepts)) or 'none'})")
-        sentences += concepts[name].sentences
+    """`similar: {concept: NAME or [NAMES], examples: [...], unlike: NAME or [NAMES], threshold: 0.6, margin: 0.1}`."""
+    if not isinstance(spec, dict) or set(spec) - {"concept", "examples", "threshold", "unlike", "margin"}:
+        raise RuleError(f"{where}: 'similar' must be a mapping with concept and/or examples, threshold, unlike, margin")
+
+    def sentences_of(key: str) -> tuple[list[str], list[str]]:
+        names = spec.get(key) or []
+        names = [names] if isinstance(names, str) else names
+        out: list[str] = []
+        for name in names:
+            if name not in concepts:
+                raise RuleError(f"{where}: similar.{key} {name!r} is not defined (known: {', '.join(sorted(concepts)) or 'none'})")
+            if not concepts[name].sentences:
+                raise RuleError(f"{where}: similar.{key} {name!r} has no sentences")
+            out += concepts[name].sentences
+        return names, out
+
+    names, sentences = sentences_of("concept")
+    _, unlike = sentences_of("unlike")
     extra = spec.get("examples") or []
     if not isinstance(extra, list) or not all(isinstance(x, str) for x in extra):
         raise RuleError(f"{where}: similar.examples must be a list of sentences")
@@ -157,7 +165,8 @@ def _similar(spec, where: str, concepts: dict[str, Concept]) -> Similar:
     threshold = _num(spec, "threshold", f"{where}.similar", 0.6)
     if not 0 < threshold <= 1:
         raise RuleError(f"{where}: similar.threshold must be in (0, 1], got {threshold}")
-    return Similar(tuple(dict.fromkeys(sentences)), threshold, ",".join(names))
+    margin = _num(spec, "margin", f"{where}.similar", 0.1 if unlike else 0.0)
+    return Similar(tuple(dict.fromkeys(sentences)), threshold, ",".join(names), tuple(dict.fromkeys(unlike)), margin)
 
 
 def _scope(spec, where: str) -> tuple[str, ...]:

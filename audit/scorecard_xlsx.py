@@ -15,7 +15,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from audit.excel import Book, mask_numbers
 from audit.rules import DIMENSIONS
-from audit.weekly import FOLLOWUPS, KB_CATEGORIES, REPORT_CATEGORIES, SURGE_RULE, Scorecard
+from audit.weekly import FOLLOWUPS, KB_CATEGORIES, REPORT_CATEGORIES, SURGE_RULE, Scorecard, counted_flags
 
 REVIEW_SHEET = "问题明细"
 REVIEW_COLUMNS = ("复核", "跟进", "备注", "flag_key")
@@ -60,9 +60,11 @@ def write_scorecard(sc: Scorecard, path: Path, mask: bool = True, clips: dict[st
     ov.add(["平均总分", _num(sc.team_mean.get("total"))])
     for d in DIMENSIONS:
         ov.add([f"平均分 · {d}", _num(sc.team_mean.get(d))])
-    counted = sc.flags[sc.flags["decision"] != "dismiss"] if len(sc.flags) else sc.flags
+    counted = counted_flags(sc.flags) if len(sc.flags) else sc.flags
     for cat, n in (counted["category"].value_counts().sort_index().items() if len(counted) else []):
         ov.add([f"问题数 · {_cat(cat)}", int(n)])
+    waiting = sc.flags[sc.flags["review_only"].fillna(0).astype(bool) & sc.flags["decision"].isna()] if len(sc.flags) else sc.flags
+    ov.add(["待复核(仅复核，不扣分)", len(waiting)])
     ov.add([None, None])
     ov.add(["座席排名", "总分"])
     for a in sc.agents.itertuples(index=False):
@@ -114,28 +116,33 @@ def write_scorecard(sc: Scorecard, path: Path, mask: bool = True, clips: dict[st
 
         ag.extras.append(agent_colors)
 
-    # ---- 问题明细 Flag detail with the review round-trip columns
+    # ---- 问题明细 Flag detail with the review round-trip columns. Counted flags first, then the
+    # review-only ones (not deducted until a reviewer confirms them), each group by call and time.
     fl = book.sheet(REVIEW_SHEET, ["日期", "班组", "工号", "姓名", "流水号", "时间(秒)", "类别", "规则", "严重度", "扣分",
-                                  "说话人", "证据", "片段", *REVIEW_COLUMNS])
+                                  "计分", "置信度", "说话人", "证据", "片段", *REVIEW_COLUMNS])
     speaker_name = {"agent": "坐席", "customer": "客户"}
+    if len(fx):
+        fx = fx.assign(_ro=fx["review_only"].fillna(0).astype(int)).sort_values(["_ro", "call_id", "start"], kind="stable")
     for f in fx.itertuples(index=False):
+        ro = bool(f.review_only)
         r = fl.add([
             f.day.to_pydatetime(), f.team, f.agent_id, f.agent_name, f.call_id, _num(f.start),
-            _cat(f.category), f.rule_id, f.severity, f.points, speaker_name.get(f.speaker, f.speaker),
+            _cat(f.category), f.rule_id, f.severity, 0.0 if ro and f.decision not in ("confirm", "case") else f.points,
+            "仅复核" if ro else "扣分", None if pd.isna(f.confidence) else round(float(f.confidence), 2), speaker_name.get(f.speaker, f.speaker),
             m(f.evidence or ""), "", DECISION_LABEL.get(f.decision or "", ""), f.followup or "", f.note or "", f.flag_key,
-        ], number_format={0: "yyyy-mm-dd"})
+        ], number_format={0: "yyyy-mm-dd", 11: "0.00"})
         if f.flag_key in clips:
-            fl.link(r, 13, clips[f.flag_key], "播放")
+            fl.link(r, 15, clips[f.flag_key], "播放")
     def review_choices(ws, last=max(len(fl.rows) + 1, 2)):
         dv1 = DataValidation(type="list", formula1='"确认,驳回,典型案例"', allow_blank=True)
         dv2 = DataValidation(type="list", formula1=f'"{",".join(FOLLOWUPS)}"', allow_blank=True)
-        dv1.add(f"N2:N{last}")
-        dv2.add(f"O2:O{last}")
+        dv1.add(f"P2:P{last}")
+        dv2.add(f"Q2:Q{last}")
         ws.data_validations.append(dv1)
         ws.data_validations.append(dv2)
 
     fl.extras.append(review_choices)
-    fl.widths[11] = 60
+    fl.widths[13] = 60
 
     # ---- 长通话 Long calls
     lc = book.sheet("长通话", ["日期", "工号", "姓名", "流水号", "时长(秒)", "话题", "团队同话题中位时长(秒)", "坐席说话占比",
@@ -167,7 +174,8 @@ def write_scorecard(sc: Scorecard, path: Path, mask: bool = True, clips: dict[st
             cs.link(r, 8, clips[f.flag_key], "播放")
     kb = book.sheet("知识库候选", ["话题", "通话数", "流水号", "类别", "坐席答不上或需查询的内容"])
     if len(fx):
-        kbf = fx[fx["category"].isin(KB_CATEGORIES) & (fx["decision"] != "dismiss")]
+        kbf = counted_flags(fx)
+        kbf = kbf[kbf["category"].isin(KB_CATEGORIES)]
         for topic, grp in kbf.groupby("topic"):
             for f in grp.itertuples(index=False):
                 kb.add([topic, grp["call_id"].nunique(), f.call_id, _cat(f.category), m(f.evidence or "")])

@@ -100,22 +100,30 @@ class SimilarHit:
 
 @dataclass(frozen=True)
 class Similar:
-    """Example sentences and the similarity at which a sentence counts as saying the same."""
+    """Example sentences, and the similarity at which a sentence counts as saying the same.
+
+    On its own a sentence encoder finds "请您稍等，我帮您查一下" about as close to a brush-off
+    as a real one; so a rule also lists what it is *unlike* (ordinary service talk), and a
+    sentence counts only when it is closer to the examples than to those by `margin`."""
 
     examples: tuple[str, ...]
     threshold: float
     concept: str = ""
+    unlike: tuple[str, ...] = ()
+    margin: float = 0.0
 
     def hits(self, text: str) -> list[SimilarHit]:
         us = units(text)
         if not us or not self.examples:
             return []
-        sims = encode([u.text for u in us]) @ encode(list(self.examples)).T
+        vecs = encode([u.text for u in us])
+        sims = vecs @ encode(list(self.examples)).T
+        other = (vecs @ encode(list(self.unlike)).T).max(axis=1) if self.unlike else np.full(len(us), -1.0)
         out = []
         for i, u in enumerate(us):
             j = int(np.argmax(sims[i]))
             score = round(float(sims[i, j]), 3)
-            if score >= self.threshold:
+            if score >= self.threshold and score - round(float(other[i]), 3) >= self.margin:
                 out.append(SimilarHit(u, self.examples[j], score))
         return out
 

@@ -116,6 +116,11 @@ MIGRATIONS: list[str] = [
         reviewed_at TEXT NOT NULL
     );
     """,
+    # 3: how sure each flag is; review-only flags cost no points until a reviewer confirms them
+    """
+    ALTER TABLE flags ADD COLUMN confidence REAL NOT NULL DEFAULT 1.0;
+    ALTER TABLE flags ADD COLUMN review_only INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -284,11 +289,12 @@ class Store:
         self.db.execute("DELETE FROM flags WHERE call_id = ?", (score.call_id,))
         self.db.executemany(
             """INSERT INTO flags (flag_key, call_id, category, rule_id, severity, points, speaker, start, end,
-                   evidence, rulepack) VALUES (?,?,?,?,?,?,?,?,?,?,?)
-               ON CONFLICT(flag_key) DO UPDATE SET evidence=excluded.evidence, end=excluded.end""",
+                   evidence, rulepack, confidence, review_only) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)
+               ON CONFLICT(flag_key) DO UPDATE SET evidence=excluded.evidence, end=excluded.end,
+                   confidence=excluded.confidence, review_only=excluded.review_only""",
             [
                 (f.key, f.call_id, f.category, f.rule_id, f.severity, f.points, f.speaker, f.start, f.end,
-                 f.evidence, score.rulepack)
+                 f.evidence, score.rulepack, f.confidence, int(f.review_only))
                 for f in score.flags
             ],
         )

@@ -67,13 +67,13 @@ def _scored_calls(store: Store, start: date, end: date, team: str | None) -> pd.
 
 def _flags(store: Store, call_ids: list[str]) -> pd.DataFrame:
     cols = ["flag_key", "call_id", "category", "rule_id", "severity", "points", "speaker", "start", "end", "evidence",
-            "decision", "followup", "note"]
+            "confidence", "review_only", "decision", "followup", "note"]
     if not call_ids:
         return pd.DataFrame(columns=cols)
     marks = ",".join("?" * len(call_ids))
     return pd.read_sql_query(
         f"""SELECT f.flag_key, f.call_id, f.category, f.rule_id, f.severity, f.points, f.speaker, f.start, f.end,
-                   f.evidence, r.decision, r.followup, r.note
+                   f.evidence, f.confidence, f.review_only, r.decision, r.followup, r.note
             FROM flags f LEFT JOIN reviews r USING (flag_key) WHERE f.call_id IN ({marks})
             ORDER BY f.call_id, f.start""",  # noqa: S608 (placeholders only)
         store.db,
@@ -82,17 +82,29 @@ def _flags(store: Store, call_ids: list[str]) -> pd.DataFrame:
 
 
 def _effective_dimensions(calls: pd.DataFrame, flags: pd.DataFrame, pack: RulePack | None) -> pd.DataFrame:
-    """Dimension scores with the points of dismissed flags given back (a reviewer said they were wrong)."""
+    """Dimension scores after review: the points of a dismissed flag are given back (a reviewer said
+    it was wrong); a review-only flag costs its points once a reviewer confirms it."""
     dims = pd.DataFrame([json.loads(d) for d in calls["dimensions"]], index=calls.index).reindex(columns=list(DIMENSIONS))
     if pack is not None and not flags.empty:
         dim_of = {r.id: r.dimension for r in pack.rules}
-        dismissed = flags[flags["decision"] == "dismiss"]
+        review_only = flags["review_only"].fillna(0).astype(bool)
+        dismissed = flags[(flags["decision"] == "dismiss") & ~review_only]
+        confirmed = flags[flags["decision"].isin(["confirm", "case"]) & review_only]
         pos = {cid: i for i, cid in zip(calls.index, calls["call_id"])}
-        for f in dismissed.itertuples(index=False):
-            d = dim_of.get(f.rule_id)
-            if d and f.call_id in pos:
-                dims.at[pos[f.call_id], d] = min(100.0, dims.at[pos[f.call_id], d] + f.points)
+        for frame, sign in ((dismissed, 1.0), (confirmed, -1.0)):
+            for f in frame.itertuples(index=False):
+                d = dim_of.get(f.rule_id)
+                if d and f.call_id in pos:
+                    dims.at[pos[f.call_id], d] = min(100.0, max(0.0, dims.at[pos[f.call_id], d] + sign * f.points))
     return dims
+
+
+def counted_flags(flags: pd.DataFrame) -> pd.DataFrame:
+    """Flags that count against the agent: not dismissed, and not review-only unless a reviewer confirmed them."""
+    if flags.empty:
+        return flags
+    review_only = flags["review_only"].fillna(0).astype(bool)
+    return flags[(flags["decision"] != "dismiss") & (~review_only | flags["decision"].isin(["confirm", "case"]))]
 
 
 def _with_scores(calls: pd.DataFrame, flags: pd.DataFrame, pack: RulePack | None, weights: dict[str, float]) -> pd.DataFrame:
@@ -109,7 +121,7 @@ def _agent_table(calls: pd.DataFrame, flags: pd.DataFrame, categories: list[str]
     g = calls.groupby("agent_id")
     agents = g.agg(agent_name=("agent_name", "first"), team=("team", "first"), calls=("call_id", "count"))
     agents = agents.join(g[list(DIMENSIONS) + ["total"]].mean())
-    counted = flags[flags["decision"] != "dismiss"].merge(calls[["call_id", "agent_id"]], on="call_id")
+    counted = counted_flags(flags).merge(calls[["call_id", "agent_id"]], on="call_id")
     per_cat = counted.groupby(["agent_id", "category"]).size().unstack(fill_value=0).reindex(columns=categories, fill_value=0)
     agents = agents.join(per_cat)
     agents[categories] = agents[categories].fillna(0).astype(int)
