@@ -68,11 +68,10 @@ class Measures:
 
 
 def speech_activity(samples: np.ndarray, sr: int = 16000, min_silence_ms: int = 300) -> list[Span]:
-    """Speech intervals (s) by Silero VAD."""
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
+    """Speech intervals (s) by Silero VAD, in windows (audio/vad.py)."""
+    from audit.vad import speech_spans
 
-    opts = VadOptions(min_silence_duration_ms=min_silence_ms, speech_pad_ms=100, min_speech_duration_ms=150)
-    return [(round(t["start"] / sr, 2), round(t["end"] / sr, 2)) for t in get_speech_timestamps(samples, opts, sr)]
+    return speech_spans(samples, sr, min_silence_ms=min_silence_ms)
 
 
 def merge(spans: list[Span]) -> list[Span]:

@@ -24,6 +24,8 @@ class ConfidenceOptions:
     approx_sound: float = 0.75  # a required element that sounds at least this alike (but not the same) is review-only
     min_attribution: float = 0.5  # mono calls: speaker-dependent flags are review-only below this attribution confidence
     similar_margin: float = 0.04  # a similar-sentence hit within this of the rule's threshold is review-only
+    max_unheard: float = 1.0  # an absence flag whose window holds this much speech (s) that ASR wrote nothing for is review-only...
+    max_unheard_share: float = 0.15  # ...and at least this share of the window's speech (long windows)
 
 
 def asr_confidence(segs: list[Segment] | tuple[Segment, ...]) -> float:
@@ -48,3 +50,32 @@ def margin_confidence(value: float, threshold: float, span: float) -> float:
     if span <= 0:
         return 1.0
     return round(float(np.clip(0.5 + 0.5 * (value - threshold) / span, 0.0, 1.0)), 3)
+
+
+MIN_GAP_S = 0.6  # uncovered slivers shorter than this are timing slack (VAD padding, word edges), not lost speech
+
+
+def unheard(activity: list[tuple[float, float]], segs, start: float, end: float) -> tuple[float, float]:
+    """(seconds of speech in [start, end] that no transcript segment covers, seconds of speech there)."""
+    lost = speech = 0.0
+    covered = sorted((s.start, s.end) for s in segs)
+    for a, b in activity:
+        a, b = max(a, start), min(b, end)
+        if b <= a:
+            continue
+        speech += b - a
+        t = a
+        for c0, c1 in covered:
+            if c1 <= t or c0 >= b:
+                continue
+            if c0 - t >= MIN_GAP_S:
+                lost += c0 - t
+            t = max(t, c1)
+        if b - t >= MIN_GAP_S:
+            lost += b - t
+    return round(lost, 2), round(speech, 2)
+
+
+def unheard_too_much(lost_and_speech: tuple[float, float], options: ConfidenceOptions) -> bool:
+    lost, speech = lost_and_speech
+    return lost >= options.max_unheard and lost >= options.max_unheard_share * speech

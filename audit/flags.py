@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import asdict, dataclass, replace
 
 from audit.acoustic import Measures
-from audit.confidence import ConfidenceOptions, asr_confidence, margin_confidence
+from audit.confidence import ConfidenceOptions, asr_confidence, margin_confidence, unheard, unheard_too_much
 from audit.rules import Rule, RulePack
 from audit.scope import cue_scope, sentence_scope
 from audit.soundalike import best_of
@@ -154,6 +154,14 @@ def _heard_as(pattern: Pattern, segs: list[Segment], opts: ConfidenceOptions):
     return hit if hit is not None and hit.score >= opts.approx_sound else None
 
 
+def _unheard(view: CallView, speaker: str, start: float, end: float) -> tuple[float, float]:
+    """Speech of `speaker` (voice activity; the whole mix on mono calls) in [start, end] with no transcript."""
+    act = view.measures.activity
+    spans = act.get(speaker) if speaker in act else act.get("mix", [])
+    segs = [s for s in view.segments if s.speaker == speaker or "mix" in act]
+    return unheard(spans or [], segs, start, end)
+
+
 def eval_require(rule: Rule, view: CallView) -> list[Flag]:
     """Flag what was not said. What ASR heard poorly or only approximately is left to a reviewer."""
     segs = in_window(rule, _speaker_segments(view, rule.speaker))
@@ -173,12 +181,16 @@ def eval_require(rule: Rule, view: CallView) -> list[Flag]:
     start, end = (segs[0].start, segs[-1].end) if segs else (None, None)
     speaker = rule.speaker if rule.speaker != "any" else AGENT
     heard_well = asr_confidence(segs) if segs else 1.0
+    lost = _unheard(view, speaker, start, end) if segs else (0.0, 0.0)
+    deaf = unheard_too_much(lost, opts)
     evidence = f"缺少: {'、'.join(missing)}" + (f"; 原话「{said}」" if said else "")
-    review = len(approx) == len(missing) or heard_well < opts.min_asr
+    review = len(approx) == len(missing) or heard_well < opts.min_asr or deaf
     if approx:
         evidence += f"; 读音相近: {'、'.join(approx)}"
     if heard_well < opts.min_asr:
         evidence += f"; 识别置信度低({heard_well:.2f})"
+    if deaf:
+        evidence += f"; {lost[0]:.1f}秒语音未识别出文字"
     confidence = heard_well * (0.5 if review else 1.0)
     return [_flag(view, rule, speaker, start, end, evidence, confidence, review)]
 
@@ -190,8 +202,9 @@ def eval_hold(rule: Rule, view: CallView) -> list[Flag]:
     for g0, g1 in view.measures.dead_air:
         if g1 - g0 < p["min_silence"]:
             continue
-        before = [s for s in agent if s.end <= g0 + 0.5 and s.end >= g0 - p["before_window"]]
-        after = [s for s in agent if s.start >= g1 - 0.5 and s.start <= g1 + p["after_window"]]
+        # ASR word times and voice activity disagree by a second at times: take what overlaps the windows
+        before = [s for s in agent if s.start < g0 + 0.5 and s.end >= g0 - p["before_window"]]
+        after = [s for s in agent if s.end > g1 - 0.5 and s.start <= g1 + p["after_window"]]
         announced = p["before"] is not None and _said(p["before"], before) is not None
         thanked = p["after"] is not None and _said(p["after"], after) is not None
         missing = {
@@ -200,12 +213,29 @@ def eval_hold(rule: Rule, view: CallView) -> list[Flag]:
             "missing_either": not (announced and thanked),
         }[p["flag_when"]]
         if missing:
-            what = []
-            if p["before"] is not None and not announced:
-                what.append("静音前未说等待用语")
-            if p["after"] is not None and not thanked:
-                what.append("回来后未致谢等待")
-            out.append(_flag(view, rule, AGENT, g0, g1, f"静音{g1 - g0:.0f}秒; {'、'.join(what)}"))
+            what, unsure = [], []
+            opts = view.confidence
+            for side, need, segs_, w0, w1 in (("静音前未说等待用语", "before", before, g0 - p["before_window"], g0 + 0.5),
+                                              ("回来后未致谢等待", "after", after, g1 - 0.5, g1 + p["after_window"])):
+                if p[need] is None or (announced if need == "before" else thanked):
+                    continue
+                if p["flag_when"] not in ("missing_either", f"missing_{need}"):
+                    continue
+                what.append(side)
+                heard = _heard_as(p[need], segs_, opts) if segs_ else None
+                lost = _unheard(view, AGENT, w0, w1)
+                if heard is not None:
+                    unsure.append(f"读音相近「{heard.found}」")
+                elif unheard_too_much(lost, opts):
+                    unsure.append(f"{lost[0]:.1f}秒语音未识别出文字")
+                elif segs_ and asr_confidence(segs_) < opts.min_asr:
+                    unsure.append(f"识别置信度低({asr_confidence(segs_):.2f})")
+                else:
+                    unsure.append("")
+            review = bool(what) and all(unsure)
+            note = "; ".join(u for u in unsure if u)
+            out.append(_flag(view, rule, AGENT, g0, g1, f"静音{g1 - g0:.0f}秒; {'、'.join(what)}" + (f"; {note}" if note else ""),
+                             0.5 if review else 1.0, review))
     return out
 
 

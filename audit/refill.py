@@ -27,10 +27,9 @@ class RefillOptions:
 
 
 def speech_spans(samples: np.ndarray) -> list[tuple[float, float]]:
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
+    from audit.vad import speech_spans as vad_spans
 
-    opts = VadOptions(min_silence_duration_ms=500, speech_pad_ms=100, min_speech_duration_ms=300)
-    return [(t["start"] / SR, t["end"] / SR) for t in get_speech_timestamps(samples, opts, SR)]
+    return vad_spans(samples, SR, min_silence_ms=500, speech_pad_ms=100, min_speech_ms=300)
 
 
 def _covered(a: float, b: float, segs: list[Segment]) -> float:
@@ -44,13 +43,34 @@ def thin(seg: Segment) -> bool:
     return seg.end - seg.start >= 2.0 and chars / (seg.end - seg.start) < 1.0
 
 
-def holes(samples: np.ndarray, segs: list[Segment], options: RefillOptions = RefillOptions()) -> list[tuple[float, float]]:
-    """Stretches of speech that no segment covers (thin segments do not count), joined when close."""
-    segs = [s for s in segs if not thin(s)]
-    out: list[list[float]] = []
-    for a, b in speech_spans(samples):
-        if _covered(a, b, segs) >= options.max_covered:
+def _uncovered(a: float, b: float, segs: list[Segment]) -> list[tuple[float, float]]:
+    """Parts of [a, b] outside every segment."""
+    out, t = [], a
+    for s in sorted(segs, key=lambda s: s.start):
+        if s.end <= t or s.start >= b:
             continue
+        if s.start > t:
+            out.append((t, s.start))
+        t = max(t, s.end)
+    if t < b:
+        out.append((t, b))
+    return out
+
+
+def holes(samples: np.ndarray, segs: list[Segment], options: RefillOptions = RefillOptions()) -> list[tuple[float, float]]:
+    """Stretches of speech that no segment covers (thin segments do not count), joined when close.
+
+    A speech span counts whole when segments cover little of it; otherwise its uncovered
+    parts of min_hole or more count (Whisper starting a turn two seconds late)."""
+    segs = [s for s in segs if not thin(s)]
+    found: list[tuple[float, float]] = []
+    for a, b in speech_spans(samples):
+        if _covered(a, b, segs) < options.max_covered:
+            found.append((a, b))
+        else:
+            found += [(x, y) for x, y in _uncovered(a, b, segs) if y - x >= options.min_hole + options.pad]
+    out: list[list[float]] = []
+    for a, b in found:
         if out and a - out[-1][1] < options.join_gap:
             out[-1][1] = b
         else:
