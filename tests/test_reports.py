@@ -129,7 +129,9 @@ def test_clip_links_resolve_to_clip_files_with_sidecars(ws):
         assert clip.exists() and clip.stat().st_size > 1000
         side = json.loads(clip.with_suffix(".json").read_text(encoding="utf-8"))
         assert side["flag_key"] and PHONE not in json.dumps(side, ensure_ascii=False)
-    detail_links = [c.hyperlink.target for c in wb["问题明细"]["M"] if c.hyperlink]
+    detail = wb["问题明细"]
+    clip_col = [c.value for c in detail[1]].index("片段") + 1
+    detail_links = [row[0].hyperlink.target for row in detail.iter_rows(min_col=clip_col, max_col=clip_col) if row[0].hyperlink]
     assert set(detail_links) == set(links)
 
 
