@@ -22,7 +22,7 @@ Span = tuple[float, float]
 @dataclass(frozen=True)
 class MeasureOptions:
     min_dead_air: float = 5.0  # shortest silence worth recording (s); rules set their own thresholds
-    min_overlap: float = 1.0  # agent starting at least this long before the customer's turn ends (s)
+    min_overlap: float = 0.6  # agent starting at least this long before the customer's turn ends (s, measured)
     min_prior_speech: float = 0.5  # ...after the customer had been speaking this long (s)
     rate_min_duration: float = 4.0  # speech-rate stretches shorter than this are ignored (s)
 
@@ -209,14 +209,24 @@ def pitch_stats(signal: np.ndarray, sr: int, segments: list[Segment], frames: li
 _COUNTED = re.compile(r"[\u4e00-\u9fff0-9]")
 
 
-RATE_JOIN_GAP = 0.35  # agent pieces closer than this are one stretch (mono transcripts are cut finer)
+RATE_JOIN_GAP = 0.8  # agent pieces closer than this, with no customer speech between, are one turn
 
 
 def speech_rates(segments: list[Segment], min_duration: float) -> list[RateStretch]:
-    """Characters per second of each agent stretch long enough to judge."""
+    """Characters per second of each agent turn long enough to judge (pauses inside it included).
+
+    A turn is the agent's segments joined across pauses shorter than RATE_JOIN_GAP; ASR cuts a
+    fast explanation into pieces a third of a second apart, and judging the pieces alone
+    left each too short to count."""
+    ordered = sorted(segments, key=lambda s: s.start)
     stretches: list[list[Segment]] = []
-    for s in sorted((s for s in segments if s.speaker == AGENT), key=lambda s: s.start):
-        if stretches and s.start - stretches[-1][-1].end < RATE_JOIN_GAP:
+    last_customer = -1.0
+    for s in ordered:
+        if s.speaker != AGENT:
+            last_customer = max(last_customer, s.end)
+            continue
+        prev = stretches[-1][-1] if stretches else None
+        if prev is not None and s.start - prev.end < RATE_JOIN_GAP and last_customer <= prev.end:
             stretches[-1].append(s)
         else:
             stretches.append([s])

@@ -22,6 +22,9 @@ class ConfidenceOptions:
 
     min_asr: float = 0.5  # an absence flag whose window ASR heard below this (mean word probability) is review-only
     approx_sound: float = 0.75  # a required element that sounds at least this alike (but not the same) is review-only
+    approx_sound_unsure: float = 0.65  # ...or this alike where ASR was unsure of those very characters
+    unsure_word: float = 0.6  # word probability below which ASR counts as unsure
+    mono_level_margin: float = 2.0  # mono mixes: loudness flags count only this far above db_above (dB); below, review-only
     min_attribution: float = 0.5  # mono calls: speaker-dependent flags are review-only below this attribution confidence
     similar_margin: float = 0.04  # a similar-sentence hit within this of the rule's threshold is review-only
     max_unheard: float = 1.0  # an absence flag whose window holds this much speech (s) that ASR wrote nothing for is review-only...
@@ -79,3 +82,20 @@ def unheard(activity: list[tuple[float, float]], segs, start: float, end: float)
 def unheard_too_much(lost_and_speech: tuple[float, float], options: ConfidenceOptions) -> bool:
     lost, speech = lost_and_speech
     return lost >= options.max_unheard and lost >= options.max_unheard_share * speech
+
+
+def char_probabilities(segs) -> list[float]:
+    """One ASR probability per character of the segments' joined normalized text (words spread
+    over their characters; a segment whose words do not line up with its text gets its mean)."""
+    from audit.textmatch import normalize
+
+    out: list[float] = []
+    for s in segs:
+        norm = normalize(s.text)
+        per_word = [(normalize(w.text), w.probability) for w in s.words]
+        chars = [p for text, p in per_word for _ in text]
+        if len(chars) != len(norm):
+            mean = float(np.mean([p for _, p in per_word])) if per_word else float(np.exp(min(0.0, s.avg_logprob)))
+            chars = [mean] * len(norm)
+        out += chars
+    return out

@@ -5,8 +5,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass, replace
 
+import numpy as np
+
 from audit.acoustic import Measures
-from audit.confidence import ConfidenceOptions, asr_confidence, margin_confidence, unheard, unheard_too_much
+from audit.confidence import (
+    ConfidenceOptions, asr_confidence, char_probabilities, margin_confidence, unheard, unheard_too_much,
+)
 from audit.rules import Rule, RulePack
 from audit.scope import cue_scope, sentence_scope
 from audit.soundalike import best_of
@@ -147,11 +151,24 @@ def eval_match(rule: Rule, view: CallView) -> list[Flag]:
     ]
 
 
+ONSET_CHARS = 3  # the first characters of a window: where a clipped onset garbles a word most
+
+
 def _heard_as(pattern: Pattern, segs: list[Segment], opts: ConfidenceOptions):
-    """The best near-homophone of a required phrase in the window (None below opts.approx_sound)."""
-    joined = normalize("".join(s.text for s in segs))
+    """The best near-homophone of a required phrase in the window: at opts.approx_sound; or, right
+    at the window's onset, at opts.approx_sound_unsure where ASR was unsure of those characters
+    (您好 heard as 引号 at the start of a greeting). Anywhere else a looser match is chance:
+    a long window holds some two-syllable stretch half like one of many phrases."""
+    joined = "".join(normalize(s.text) for s in segs)
     hit = best_of(pattern.phrases, joined) if joined else None
-    return hit if hit is not None and hit.score >= opts.approx_sound else None
+    if hit is None or hit.score < opts.approx_sound_unsure:
+        return None
+    if hit.score >= opts.approx_sound:
+        return hit
+    if hit.start >= ONSET_CHARS:
+        return None
+    probs = char_probabilities(segs)[hit.start : hit.end]
+    return hit if probs and float(np.mean(probs)) < opts.unsure_word else None
 
 
 def _unheard(view: CallView, speaker: str, start: float, end: float) -> tuple[float, float]:
@@ -273,7 +290,10 @@ def _level_flags(rule: Rule, view: CallView) -> list[Flag]:
                 continue
             why += f", {cue}" if cue else f", 音调高{lv.pitch_rel:+.1f}半音"
         conf = margin_confidence(lv.db_rel, p["db_above"], 6.0)
-        out.append(_flag(view, rule, spk, lv.start, lv.end, f"{why}「{lv.text}」", conf))
+        # one channel for both voices: a speaker's own level is less certain, so a margin more to count
+        review = view.layout == "mono" and lv.db_rel < p["db_above"] + view.confidence.mono_level_margin
+        out.append(_flag(view, rule, spk, lv.start, lv.end, f"{why}「{lv.text}」" + ("; 单声道音量仅供复核" if review else ""),
+                         conf, review))
     return out
 
 

@@ -26,17 +26,32 @@ _MAX_BRIDGE = 5
 
 # Past: a time word before the cue in its clause, or an experiential 过 right after it.
 _PAST_BEFORE = re.compile(
-    r"上次|上回|上一回|上个月|上礼拜|上星期|上周|之前|以前|早先|先前|去年|前年|前些年|那会儿|那时候|当时|早就|曾经|当初|头一回|前阵子|前几天|前两天"
+    r"上次|上回|上一回|后来|上个月|上礼拜|上星期|上周|之前|以前|早先|先前|去年|前年|前些年|那会儿|那时候|当时|早就|曾经|当初|头一回|前阵子|前几天|前两天"
 )
 _PAST_AFTER = re.compile(r"^(了?过|过了|过一[回次]|过两[回次]|过好几[回次]|过几[回次])")
 _PAST_CLOSED = re.compile(r"早(就)?(了了|结了|解决了|翻篇了|过去了)|已经(解决|处理|了结)了|翻篇了")
 
-# Reported speech: someone else's words ("他说要告我", "物业撂话，说要打12345").
-_REPORTERS = re.compile(
-    r"(他|她|他们|她们|人家|对方|那人|邻居|物业|经理|师傅|房东|领导|老板|别人|有人)[^我]{0,4}?(说|讲|撂话|放话|扬言|嚷嚷|吵吵)|"
-    r"听说|据说|说是|撂话|放话|扬言"
-)
+# Reported speech: someone else's words ("他说要告我", "物业撂话，说要打12345", "我表哥说要去告").
+# A verb of saying whose speaker is not the caller (no 我 just before it) puts what follows
+# in someone else's mouth, unless the cue's own clause has the caller as subject again.
+_HEARSAY = re.compile(r"听.{0,6}说|据说|听说|说是")
+# not 不好说 / 说不准 / 说明 / 说法 ...: those say nothing about who is speaking
+_SAY = re.compile(r"(?<![不好难没别])(说|讲|撂话|放话|扬言|嚷嚷|吵吵|喊着)(?!法|明|理|清|道|好|话|实话|真的|完|了算|不|得|定|准)")
 _THIRD_SUBJECT = re.compile(r"(他|她|他们|她们|人家|对方)(就|要|还|也|都|说|得|会|非)")
+# "我说", "我跟你说", "我刚才也说": the caller is the one saying (not "我表哥说")
+_I_SAY = re.compile(r"我们?(就|也|都|还|刚才|刚|早就|一直)?((跟|和|对|给)[^，。！？]{1,3})?(也|都|就)?$")
+
+
+def reported(text_before: str, clause_prefix: str) -> bool:
+    """Is a cue preceded by text_before (its sentence so far) someone else's words?"""
+    hearsay = list(_HEARSAY.finditer(text_before))
+    says = [m for m in _SAY.finditer(text_before) if not _I_SAY.search(text_before[: m.start()])]
+    last = max([m.end() for m in hearsay + says], default=None)
+    if last is not None:
+        # the caller speaking for themself again after the quote: "他说要修，我要投诉"
+        return "我" not in text_before[last:]
+    m = _THIRD_SUBJECT.search(clause_prefix)
+    return m is not None and "我" not in clause_prefix[m.start() :]
 
 
 @dataclass(frozen=True)
@@ -87,16 +102,14 @@ def cue_scope(text: str, start: int, end: int) -> CueScope:
     after = text[end:c1]
     sentence = _sentence_prefix(text, start)
     past = bool(_PAST_BEFORE.search(prefix) or _PAST_AFTER.match(after) or _PAST_CLOSED.search(text[c0:]))
-    reported = bool(_REPORTERS.search(sentence) and "我要" not in prefix) or bool(
-        _THIRD_SUBJECT.search(prefix) and "我" not in prefix[_THIRD_SUBJECT.search(prefix).start():]
-    )
-    return CueScope(negated=negated(prefix), past=past, reported=reported)
+    return CueScope(negated=negated(prefix), past=past, reported=reported(sentence, prefix))
 
 
 def sentence_scope(text: str) -> CueScope:
     """Scope of a whole sentence (for similarity hits, which have no cue position):
     past or reported anywhere in it; negated when a negator opens its main clause."""
     past = bool(_PAST_BEFORE.search(text) or re.search(r"过一[回次]|过两[回次]|[了]过", text) or _PAST_CLOSED.search(text))
-    reported = bool(_REPORTERS.search(text))
+    say = next((m for m in _SAY.finditer(text) if not _I_SAY.search(text[: m.start()])), None)
+    reported_ = bool(_HEARSAY.search(text)) or (say is not None and "我" not in text[say.end() : say.end() + 3])
     neg = bool(re.search(r"(不是|并不是|也不是|没打算|不打算|不想|不会)(要|想|来|去)?", text[:12]))
-    return CueScope(negated=neg, past=past, reported=reported)
+    return CueScope(negated=neg, past=past, reported=reported_)

@@ -87,6 +87,7 @@ def evaluate(folder: Path, rules: Path, cache: Path, log=print, ids: set[str] | 
     engine = None
     per_call = []
     errs = RoleErrors()
+    errs_by_layout = {"stereo": RoleErrors(), "mono": RoleErrors()}
     for c in truth:
         audio = decode(folder / c["file"])
         key = opts.cache_key(audio.sha256)
@@ -101,6 +102,7 @@ def evaluate(folder: Path, rules: Path, cache: Path, log=print, ids: set[str] | 
         else:
             tr = Transcript.from_dict(body)
         errs.add(c["timeline"], tr)
+        errs_by_layout[tr.layout].add(c["timeline"], tr)
         measures = measure_call(audio, tr)
         score = score_call(c["id"], tr, measures, pack, {})
         per_call.append(
@@ -132,9 +134,12 @@ def evaluate(folder: Path, rules: Path, cache: Path, log=print, ids: set[str] | 
     macro = sum(table[c]["f1"] for c in labelled) / max(len(labelled), 1)
     topic_acc = sum(r["topic"] == r["topic_truth"] for r in per_call) / max(len(per_call), 1)
     cer = {role: errs.rate(role) for role in ("agent", "customer")}
+    cer_by_layout = {lay: {role: e.rate(role) for role in ("agent", "customer")}
+                     for lay, e in errs_by_layout.items() if e.counts["agent"][1]}
     clean = [r for r in per_call if not r["want"]]
     clean_flagged = sum(bool(r["got"]) for r in clean)
-    return {"categories": table, "macro_f1": macro, "topic_accuracy": topic_acc, "cer": cer, "calls": per_call,
+    return {"categories": table, "macro_f1": macro, "topic_accuracy": topic_acc, "cer": cer, "cer_by_layout": cer_by_layout,
+            "calls": per_call,
             "clean_calls": len(clean), "clean_calls_flagged": clean_flagged}
 
 
@@ -158,6 +163,8 @@ def main() -> None:
     print(f"macro F1 (labelled categories): {res['macro_f1']:.3f}   topic accuracy: {res['topic_accuracy']:.2f}   "
           f"CER agent {res['cer']['agent']:.1%} customer {res['cer']['customer']:.1%}")
     print(f"clean calls with a counted flag: {res['clean_calls_flagged']} of {res['clean_calls']}")
+    print("CER by layout: " + "   ".join(f"{lay}: agent {v['agent']:.1%} customer {v['customer']:.1%}"
+                                          for lay, v in res["cer_by_layout"].items()))
     if a.table_only:
         return
     for r in res["calls"]:
