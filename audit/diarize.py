@@ -38,7 +38,10 @@ AGENT_CUES = re.compile(
     r"帮您|为您|给您|麻烦您|您的户号|户号是多少|提供一下|报一下|联系电话|您贵姓|请您|您好|客服|话务员|工号|您看|您反映|我这边"
 )
 # Said by callers, hardly ever by agents.
-CUSTOMER_CUES = re.compile(r"我家|我们家|俺|你们|我想问|我想办|我要|咋|喂|你好啊|我问一下|我是.{0,6}的(?!话务员)|谢谢你|姑娘|闺女|同志|师傅")
+CUSTOMER_CUES = re.compile(
+    r"我家|我们家|俺|你们|我想问|我想办|我要|咋|喂|你好啊|我问一下|我是.{0,6}的(?!话务员)|谢谢你|姑娘|闺女|同志|师傅|"
+    r"为什么|怎么回事|我还以为|我昨天|我今天|没了|没有了|那就好"
+)
 SEED_MIN_S = 0.8
 
 
@@ -120,6 +123,30 @@ def _kmeans_probs(X: np.ndarray, pieces: list[Segment], ok: list[int]) -> np.nda
     return 1 / (1 + np.exp(d[:, agent] - d[:, 1 - agent]))
 
 
+MIN_SEEDS = 3
+
+
+def _complete_seeds(X: np.ndarray, seed: np.ndarray, long_enough: np.ndarray) -> None:
+    """One side said too little that gives it away (a caller who never says 我家 or 你们): two
+    voice clusters are found, the one holding most of the other side's seeds is theirs, and
+    the most typical long pieces of the remaining cluster become this side's seeds."""
+    from sklearn.cluster import KMeans
+
+    for have, lack in ((1, 0), (0, 1)):
+        if (seed == have).sum() >= MIN_SEEDS and (seed == lack).sum() < MIN_SEEDS:
+            Z = (X - X.mean(axis=0)) / (X.std(axis=0) + 1e-6)
+            Z[:, 0] *= 2.0  # pitch tells two voices apart best; 19 MFCCs must not outvote it
+            km = KMeans(n_clusters=2, n_init=10, random_state=0).fit(Z)
+            theirs = np.bincount(km.labels_[seed == have], minlength=2).argmax()
+            other = 1 - theirs
+            free = np.flatnonzero((seed < 0) & long_enough & (km.labels_ == other))
+            if len(free) < MIN_SEEDS:
+                return
+            d = km.transform(Z)[free, other]
+            seed[free[np.argsort(d)][: max(MIN_SEEDS, len(free) // 3)]] = lack
+            return
+
+
 def attribute_speakers(samples: np.ndarray, sr: int, segments: list[Segment]) -> tuple[list[Segment], float | None]:
     """Return the pieces with speaker set, and a confidence in [0, 1] (None when undecidable)."""
     pieces = [p for s in segments for p in split_on_pauses(s, MONO_SPLIT_GAP)]
@@ -138,6 +165,7 @@ def attribute_speakers(samples: np.ndarray, sr: int, segments: list[Segment]) ->
     seed[(votes < 0) & long_enough] = 0
     if ok[0] == 0 and pieces[0].start < 10.0 and votes[0] >= 0:
         seed[0] = 1  # inbound calls: the agent answers
+    _complete_seeds(X, seed, long_enough)
     seeded = np.flatnonzero(seed >= 0)
     if (seed == 1).sum() >= 3 and (seed == 0).sum() >= 3:
         p = _lda_probs(X, seed, seeded)

@@ -272,27 +272,52 @@ def _cue_in(rule: Rule, view: CallView, seg_start: float, seg_end: float, speake
     return None
 
 
+def _turns(levels, speaker: str, join: float = 1.0) -> list[list]:
+    """The speaker's level segments grouped into turns (gaps under `join` seconds)."""
+    out: list[list] = []
+    for lv in (x for x in levels if x.speaker == speaker):
+        if out and lv.start - out[-1][-1].end < join:
+            out[-1].append(lv)
+        else:
+            out.append([lv])
+    return out
+
+
 def _level_flags(rule: Rule, view: CallView) -> list[Flag]:
-    """Louder than the speaker's own typical level by db_above for min_duration; with
-    combine: all, only together with anger (the rule's words, a similar sentence, or a
-    pitch pitch_above semitones over the speaker's typical pitch): a loud, calm caller is not angry."""
+    """Louder than the speaker's own typical level by db_above for min_duration.
+
+    With combine: all, a whole turn is judged, and only together with anger said in it (the
+    rule's words, a similar sentence) or a voice pitch_above semitones over the speaker's
+    typical pitch: a loud, calm caller is not angry."""
     p = rule.params
     spk = rule.speaker if rule.speaker != "any" else AGENT
+    if p["combine"] == "all":
+        groups = []
+        for turn in _turns(view.measures.levels, spk):
+            loud = [lv for lv in turn if lv.db_rel >= p["db_above"]]
+            if loud:
+                groups.append((loud, turn))
+    else:
+        groups = [([lv], [lv]) for lv in view.measures.levels if lv.speaker == spk and lv.db_rel >= p["db_above"]]
     out = []
-    for lv in view.measures.levels:
-        if lv.speaker != spk or lv.db_rel < p["db_above"] or lv.end - lv.start < p.get("min_duration", 0.0):
+    for loud, turn in groups:
+        start, end = loud[0].start, loud[-1].end
+        if sum(lv.end - lv.start for lv in loud) < p.get("min_duration", 0.0):
             continue
-        why = f"音量高于本人常态{lv.db_rel:+.1f} dB"
+        peak = max(lv.db_rel for lv in loud)
+        why = f"音量高于本人常态{peak:+.1f} dB"
         if p["combine"] == "all":
-            cue = _cue_in(rule, view, lv.start, lv.end, spk)
-            high = "pitch_above" in p and lv.pitch_rel is not None and lv.pitch_rel >= p["pitch_above"]
+            cue = _cue_in(rule, view, turn[0].start, turn[-1].end, spk)
+            pitches = [lv.pitch_rel for lv in turn if lv.pitch_rel is not None and lv.end - lv.start >= 0.5]
+            high = "pitch_above" in p and pitches and max(pitches) >= p["pitch_above"]
             if cue is None and not high:
                 continue
-            why += f", {cue}" if cue else f", 音调高{lv.pitch_rel:+.1f}半音"
-        conf = margin_confidence(lv.db_rel, p["db_above"], 6.0)
+            why += f", {cue}" if cue else f", 音调高{max(pitches):+.1f}半音"
+        conf = margin_confidence(peak, p["db_above"], 6.0)
         # one channel for both voices: a speaker's own level is less certain, so a margin more to count
-        review = view.layout == "mono" and lv.db_rel < p["db_above"] + view.confidence.mono_level_margin
-        out.append(_flag(view, rule, spk, lv.start, lv.end, f"{why}「{lv.text}」" + ("; 单声道音量仅供复核" if review else ""),
+        review = view.layout == "mono" and peak < p["db_above"] + view.confidence.mono_level_margin
+        text = "".join(lv.text for lv in loud)
+        out.append(_flag(view, rule, spk, start, end, f"{why}「{text}」" + ("; 单声道音量仅供复核" if review else ""),
                          conf, review))
     return out
 
