@@ -7,6 +7,7 @@ import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from audit.confidence import ConfidenceOptions
 from audit.errors import ConfigError
 from audit.sampling import Band, SamplingOptions
 
@@ -116,6 +117,15 @@ rules = "rules"                  # folder of YAML rule packs
 "情绪控制" = 1.0
 "服务隐患" = 1.5
 
+# When a flag goes to a reviewer instead of costing points (review-only). Defaults keep the
+# dev corpus's clean calls clean; raise them to send more to reviewers.
+[scoring.confidence]
+min_asr = 0.5                    # absence flag: ASR's mean word probability in the window below this
+approx_sound = 0.75              # absence flag: the element heard nearly (graded pinyin) at least this alike
+min_attribution = 0.5            # mono call: speaker-dependent flags when the speaker split is less sure
+max_unheard = 1.0                # absence flag: seconds of speech in the window ASR wrote nothing for
+mono_level_margin = 2.0          # mono call: loudness flags need this many dB more to count
+
 [reports]
 mask_pii = true                  # mask phone, ID and account numbers in reports
 clip_padding = 3.0               # seconds of audio kept before and after a flag in clips
@@ -163,6 +173,7 @@ class Config:
     executor: str = "local"
     executor_address: str = ""
     mask_pii: bool = True
+    confidence: ConfidenceOptions = ConfidenceOptions()
     clip_padding: float = 3.0
     clip_format: str = "mp3"
     clip_channels: str = "both"
@@ -218,6 +229,15 @@ def _site_terms(site: dict) -> tuple[str, ...]:
             raise ConfigError(f"site.{key} must be a list of names")
         out += [str(v).strip() for v in vals if str(v).strip()]
     return tuple(dict.fromkeys(out))
+
+
+def _confidence(raw: dict) -> ConfidenceOptions:
+    fields = ConfidenceOptions.__dataclass_fields__
+    unknown = set(raw) - set(fields)
+    if unknown:
+        raise ConfigError(f"[scoring.confidence] has unknown keys {sorted(unknown)} (allowed: {', '.join(fields)})")
+    vals = {k: _get(raw, k, float, getattr(ConfidenceOptions(), k), "scoring.confidence") for k in raw}
+    return replace(ConfidenceOptions(), **vals)
 
 
 def load_config(path: Path | None = None) -> Config:
@@ -278,6 +298,7 @@ def load_config(path: Path | None = None) -> Config:
         transcribe=transcribe,
         rules=p(_get(sc, "rules", str, "rules", "scoring")),
         weights={str(k): float(v) for k, v in sc.get("weights", {}).items()},
+        confidence=_confidence(sc.get("confidence", {})),
         executor=executor,
         executor_address=_get(ex, "address", str, "", "executor"),
         mask_pii=_get(rp, "mask_pii", bool, True, "reports"),

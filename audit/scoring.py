@@ -91,7 +91,18 @@ def score_call(
     flags = apply_rules(pack, view)
     dims = dimension_scores(flags, pack, measures)
     long_call = long_call_breakdown(transcript, measures, flags, topic) if measures.duration > LONG_CALL_S else None
-    return CallScore(call_id, topic, tuple(flags), dims, weighted_total(dims, weights), long_call, pack.digest)
+    return CallScore(call_id, topic, tuple(flags), dims, weighted_total(dims, weights), long_call, scored_with(pack, confidence))
+
+
+def scored_with(pack: RulePack, confidence: ConfidenceOptions) -> str:
+    """What a stored score was made with: the rule pack's digest, and the review-only thresholds
+    when they are not the defaults (changing either means rescoring)."""
+    if confidence == ConfidenceOptions():
+        return pack.digest
+    import hashlib
+    import json
+
+    return pack.digest + "+" + hashlib.sha256(json.dumps(asdict(confidence), sort_keys=True).encode()).hexdigest()[:8]
 
 
 # ---------------------------------------------------------------- nightly stage
@@ -100,8 +111,8 @@ def score_call(
 _worker: dict = {}
 
 
-def _init_scorer(pack: RulePack, weights: dict[str, float]) -> None:
-    _worker.update(pack=pack, weights=weights)
+def _init_scorer(pack: RulePack, weights: dict[str, float], confidence: ConfidenceOptions = ConfidenceOptions()) -> None:
+    _worker.update(pack=pack, weights=weights, confidence=confidence)
 
 
 def _score_job(job: tuple[str, str, dict, str]) -> tuple[CallScore, Measures]:
@@ -114,7 +125,8 @@ def _score_job(job: tuple[str, str, dict, str]) -> tuple[CallScore, Measures]:
     if not transcript.segments:
         raise AuditError(f"{Path(path).name}: no speech found (silent or unusable audio); not scored")
     measures = measure_call(decode(Path(path)), transcript)
-    return score_call(call_id, transcript, measures, _worker["pack"], _worker["weights"], topic_hint), measures
+    return score_call(call_id, transcript, measures, _worker["pack"], _worker["weights"], topic_hint,
+                      _worker.get("confidence", ConfidenceOptions())), measures
 
 
 def score_stage(config, store, day: str, progress=None, force: bool = False):
@@ -154,7 +166,7 @@ def score_stage(config, store, day: str, progress=None, force: bool = False):
             res.failed += 1
             tick(row.call_id, "failed")
             continue  # transcription failed: already reported by that stage
-        if not force and store.status(row.call_id, "score") == "done" and store.score_rulepack(row.call_id) == pack.digest:
+        if not force and store.status(row.call_id, "score") == "done" and store.score_rulepack(row.call_id) == scored_with(pack, config.confidence):
             res.cached += 1
             tick(row.call_id, "cached")
             continue
@@ -168,7 +180,7 @@ def score_stage(config, store, day: str, progress=None, force: bool = False):
     # Worker processes pay a few seconds of imports: only worth it for a real batch.
     workers = plan_workers(config.transcribe.workers).workers if len(jobs) >= 8 else 1
     for job, result, exc in run_jobs(
-        _score_job, jobs, workers, initializer=_init_scorer, initargs=(pack, config.weights),
+        _score_job, jobs, workers, initializer=_init_scorer, initargs=(pack, config.weights, config.confidence),
         executor=config.executor, address=config.executor_address,
     ):
         call_id = job[0]

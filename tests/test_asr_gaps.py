@@ -182,3 +182,19 @@ def test_review_decisions_on_counted_and_review_only_flags():
     assert dims.at[0, "应答规范"] == 100.0  # a dismissed counted flag gives its points back
     assert dims.at[1, "应答规范"] == 95.0  # a confirmed review-only flag now costs its points; the open one nothing
     assert counted_flags(flags)["flag_key"].tolist() == ["2"]
+
+
+def test_review_only_thresholds_come_from_the_workspace_config(tmp_path):
+    from audit.confidence import ConfidenceOptions
+    from audit.rules import DEFAULT_RULES_DIR, load_pack
+    from audit.scoring import scored_with
+
+    cfg = tmp_path / "audit.toml"
+    cfg.write_text("[scoring.confidence]\nmin_attribution = 0.8\n", encoding="utf-8")
+    conf = load_config(cfg).confidence
+    assert conf.min_attribution == 0.8 and conf.min_asr == ConfidenceOptions().min_asr
+    pack = load_pack(DEFAULT_RULES_DIR)
+    assert scored_with(pack, conf) != scored_with(pack, ConfidenceOptions()) == pack.digest  # new thresholds: rescored
+    cfg.write_text("[scoring.confidence]\nmin_attrib = 0.8\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="min_attrib"):
+        load_config(cfg)
