@@ -13,7 +13,7 @@ from audit.confidence import (
 )
 from audit.rules import Rule, RulePack
 from audit.scope import cue_scope, sentence_scope
-from audit.soundalike import best_of
+from audit.soundalike import SoundHit, best_of
 from audit.transcript import AGENT, CUSTOMER, Segment
 from audit.textmatch import Hit, Pattern, normalize, normalized_offsets
 
@@ -90,10 +90,15 @@ def _said(pattern: Pattern, segs: list[Segment]) -> tuple[Segment, str] | None:
         hit = pattern.search(s.text)
         if hit:
             return s, hit.found
-    # a phrase split across two ASR segments still counts
-    joined = "".join(s.text for s in segs)
-    hit = pattern.search(joined)
-    return (segs[0], hit.found) if hit else None
+    # a phrase split across two ASR segments of one speaker still counts (not across a whole
+    # call joined: that makes words out of the ends of unrelated sentences)
+    for a, b in zip(segs, segs[1:]):
+        ended = a.text.rstrip()[-1:] in "，。！？、；,.!?;"  # Whisper closed the phrase there
+        if a.speaker == b.speaker and b.start - a.end < 1.0 and not ended:
+            hit = pattern.search(a.text + b.text)
+            if hit:
+                return a, hit.found
+    return None
 
 
 def applies(rule: Rule, view: CallView) -> bool:
@@ -161,14 +166,26 @@ def _heard_as(pattern: Pattern, segs: list[Segment], opts: ConfidenceOptions):
     a long window holds some two-syllable stretch half like one of many phrases."""
     joined = "".join(normalize(s.text) for s in segs)
     hit = best_of(pattern.phrases, joined) if joined else None
-    if hit is None or hit.score < opts.approx_sound_unsure:
-        return None
-    if hit.score >= opts.approx_sound:
+    if hit is not None and hit.score >= opts.approx_sound:
         return hit
-    if hit.start >= ONSET_CHARS:
+    clipped = _clipped_head(pattern, joined)
+    if clipped is not None:
+        return clipped
+    if hit is None or hit.score < opts.approx_sound_unsure or hit.start >= ONSET_CHARS:
         return None
     probs = char_probabilities(segs)[hit.start : hit.end]
     return hit if probs and float(np.mean(probs)) < opts.unsure_word else None
+
+
+def _clipped_head(pattern: Pattern, joined: str) -> SoundHit | None:
+    """The window opens with the tail of a required phrase ("等了，查到了" after a hold, where
+    "让您久等了" was said): the phrase's head fell before the first word ASR wrote."""
+    for ph in pattern.phrases:
+        p = normalize(ph)
+        for k in range(len(p) - 1, 1, -1):  # the longest tail of two or more characters first
+            if joined.startswith(p[-k:]):
+                return SoundHit(ph, p[-k:], 0, k, round(k / len(p), 3))
+    return None
 
 
 def _unheard(view: CallView, speaker: str, start: float, end: float) -> tuple[float, float]:

@@ -38,6 +38,9 @@ _HEARSAY = re.compile(r"听.{0,6}说|据说|听说|说是")
 # not 不好说 / 说不准 / 说明 / 说法 ...: those say nothing about who is speaking
 _SAY = re.compile(r"(?<![不好难没别])(说|讲|撂话|放话|扬言|嚷嚷|吵吵|喊着)(?!法|明|理|清|道|好|话|实话|真的|完|了算|不|得|定|准)")
 _THIRD_SUBJECT = re.compile(r"(他|她|他们|她们|人家|对方)(就|要|还|也|都|说|得|会|非)")
+# Someone else's intent earlier in the sentence: "我们老板急着要去找报社", "我爱人非要去告".
+_THIRD_PARTY = re.compile(r"(老板|经理|物业|邻居|师傅|房东|爱人|老公|老婆|儿子|闺女|女儿|亲戚|朋友|同事|家里人|老伴)")
+_INTENT = re.compile(r"要|想|非|打算|说")
 # "我说", "我跟你说", "我刚才也说": the caller is the one saying (not "我表哥说")
 _I_SAY = re.compile(r"我们?(就|也|都|还|刚才|刚|早就|一直)?((跟|和|对|给)[^，。！？]{1,3})?(也|都|就)?$")
 
@@ -51,7 +54,13 @@ def reported(text_before: str, clause_prefix: str) -> bool:
         # the caller speaking for themself again after the quote: "他说要修，我要投诉"
         return "我" not in text_before[last:]
     m = _THIRD_SUBJECT.search(clause_prefix)
-    return m is not None and "我" not in clause_prefix[m.start() :]
+    if m is not None and "我" not in clause_prefix[m.start() :]:
+        return True
+    third = list(_THIRD_PARTY.finditer(text_before))
+    if third:
+        rest = text_before[third[-1].end() :]
+        return "我" not in rest and bool(_INTENT.search(rest))
+    return False
 
 
 @dataclass(frozen=True)
