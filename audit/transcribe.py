@@ -59,7 +59,7 @@ class TranscribeOptions:
 
 
 # Bump when post-processing changes, so cached transcripts are redone.
-TRANSCRIPT_VERSION = 12
+TRANSCRIPT_VERSION = 13
 
 
 class Engine(Protocol):

@@ -70,16 +70,24 @@ def scoring(n_calls: int):
     t0 = time.perf_counter()
     audios = [decode(folder / c["file"]) for c in calls]
     decode_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    from audit.similarity import encode
+
+    encode(["加载句向量模型"])  # once per process, as in a worker: not a per-call cost
+    measure_s = rules_s = 0.0
     for c, a in zip(calls, audios):
         # the scripted timeline stands in for a transcript: scoring cost does not depend on ASR
         segs = tuple(Segment(AGENT if t["spk"] == "A" else CUSTOMER, t["start"], t["end"], t["text"]) for t in c["timeline"])
         tr = Transcript(segs, a.duration, c["layout"], "truth", "truth", {"agent_channel": "left"})
-        score_call(c["id"], tr, measure_call(a, tr), pack, {})
-    score_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        m = measure_call(a, tr)
+        t1 = time.perf_counter()
+        score_call(c["id"], tr, m, pack, {})
+        measure_s, rules_s = measure_s + t1 - t0, rules_s + time.perf_counter() - t1
     n = len(calls)
-    return [("scoring", f"{n} calls, {n / score_s:.2f} calls/s", f"{score_s / n:.2f} s/call", f"{decode_s / n:.2f} s/call",
-             score_s / decode_s, "")]
+    return [("scoring", f"{n} calls, measures (VAD, levels, pitch, rates)", f"{measure_s / n:.2f} s/call",
+             f"{decode_s / n:.2f} s/call", measure_s / decode_s, ""),
+            ("scoring", f"{n} calls, rules (scope, sound-alike, sentence similarity)", f"{rules_s / n:.2f} s/call",
+             f"{decode_s / n:.2f} s/call", rules_s / decode_s, "rules <= 0.5 s/call")]
 
 
 def weekly(agents: int):
