@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from audit.audio import Audio
+from audit.vad import merge
 from audit.transcript import AGENT, CUSTOMER, Segment, Transcript
 
 Span = tuple[float, float]
@@ -72,16 +73,6 @@ def speech_activity(samples: np.ndarray, sr: int = 16000, min_silence_ms: int = 
     from audit.vad import speech_spans
 
     return speech_spans(samples, sr, min_silence_ms=min_silence_ms)
-
-
-def merge(spans: list[Span], join: float = 0.0) -> list[Span]:
-    out: list[list[float]] = []
-    for s, e in sorted(spans):
-        if out and s <= out[-1][1] + join:
-            out[-1][1] = max(out[-1][1], e)
-        else:
-            out.append([s, e])
-    return [(a, b) for a, b in out]
 
 
 def gaps(active: list[Span], duration: float, min_gap: float) -> list[Span]:
