@@ -218,7 +218,9 @@ def _bands(items: list, where: str) -> tuple[Band, ...]:
 SITE_KEYS = ("hotline_names", "short_names", "company_names", "places", "products")
 
 
-def _site_terms(site: dict) -> tuple[str, ...]:
+def _site_terms(site) -> tuple[str, ...]:
+    if not isinstance(site, dict):
+        raise ConfigError("[site] must be a table of name lists")
     unknown = set(site) - set(SITE_KEYS)
     if unknown:
         raise ConfigError(f"[site] has unknown keys {sorted(unknown)} (allowed: {', '.join(SITE_KEYS)})")
@@ -231,12 +233,17 @@ def _site_terms(site: dict) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
-def _confidence(raw: dict) -> ConfidenceOptions:
+def _confidence(raw) -> ConfidenceOptions:
+    if not isinstance(raw, dict):
+        raise ConfigError("[scoring.confidence] must be a table of thresholds")
     fields = ConfidenceOptions.__dataclass_fields__
     unknown = set(raw) - set(fields)
     if unknown:
         raise ConfigError(f"[scoring.confidence] has unknown keys {sorted(unknown)} (allowed: {', '.join(fields)})")
     vals = {k: _get(raw, k, float, getattr(ConfidenceOptions(), k), "scoring.confidence") for k in raw}
+    bad = [k for k, v in vals.items() if not math.isfinite(v) or v < 0]
+    if bad:
+        raise ConfigError(f"scoring.confidence.{bad[0]} must be a number >= 0, got {vals[bad[0]]}")
     return replace(ConfidenceOptions(), **vals)
 
 

@@ -117,6 +117,8 @@ def scoped_hits(rule: Rule, pattern: Pattern, text: str) -> list[Hit]:
     offsets = normalized_offsets(text)
     keep = []
     for h in found:
+        if h.end <= h.start:
+            continue
         a, b = offsets[h.start], offsets[h.end - 1] + 1
         if cue_scope(text, a, b).any_of(rule.scope) is None:
             keep.append(h)
@@ -196,6 +198,20 @@ def _unheard(view: CallView, speaker: str, start: float, end: float) -> tuple[fl
     return unheard(spans or [], segs, start, end)
 
 
+def _window_bounds(rule: Rule, view: CallView, speaker: str) -> tuple[float, float]:
+    """The stretch of the call a window covers, including speech before the first (or after the
+    last) segment ASR wrote: a greeting Whisper skipped whole must count as unheard."""
+    mine = [s for s in view.segments if s.speaker == speaker]
+    first = min([mine[0].start] if mine else [view.measures.duration])
+    last = max([mine[-1].end] if mine else [0.0])
+    w = rule.window
+    if w.first_seconds is not None:
+        return 0.0, first + w.first_seconds
+    if w.last_seconds is not None:
+        return max(0.0, last - w.last_seconds), view.measures.duration or last
+    return 0.0, view.measures.duration or last
+
+
 def eval_require(rule: Rule, view: CallView) -> list[Flag]:
     """Flag what was not said. What ASR heard poorly or only approximately is left to a reviewer."""
     segs = in_window(rule, _speaker_segments(view, rule.speaker))
@@ -215,7 +231,8 @@ def eval_require(rule: Rule, view: CallView) -> list[Flag]:
     start, end = (segs[0].start, segs[-1].end) if segs else (None, None)
     speaker = rule.speaker if rule.speaker != "any" else AGENT
     heard_well = asr_confidence(segs) if segs else 1.0
-    lost = _unheard(view, speaker, start, end) if segs else (0.0, 0.0)
+    w0, w1 = _window_bounds(rule, view, speaker)
+    lost = _unheard(view, speaker, w0, w1)
     deaf = unheard_too_much(lost, opts)
     evidence = f"缺少: {'、'.join(missing)}" + (f"; 原话「{said}」" if said else "")
     review = len(approx) == len(missing) or heard_well < opts.min_asr or deaf
@@ -375,6 +392,9 @@ def eval_acoustic(rule: Rule, view: CallView) -> list[Flag]:
     if len(found) < p.get("min_count", 1):
         found = []
     words = p.get("words")
+    if words is not None and p["combine"] == "all" and measure != "level":  # the words must be said too
+        segs = in_window(rule, _speaker_segments(view, rule.speaker))
+        return found if any(scoped_hits(rule, words, s.text) for s in segs) else []
     if words is not None and p["combine"] == "any" and not found:
         segs = in_window(rule, _speaker_segments(view, rule.speaker))
         said = [(s, h) for s in segs for h in scoped_hits(rule, words, s.text)]
@@ -388,8 +408,9 @@ EVALUATORS = {"match": eval_match, "require": eval_require, "hold": eval_hold, "
 
 
 def _speakers_unsure(view: CallView) -> bool:
+    """Mono calls whose speakers could not be told apart (None: too little speech to try)."""
     conf = view.attribution_confidence
-    return view.layout == "mono" and conf is not None and conf < view.confidence.min_attribution
+    return view.layout == "mono" and (conf is None or conf < view.confidence.min_attribution)
 
 
 def apply_rules(pack: RulePack, view: CallView) -> list[Flag]:
@@ -400,12 +421,18 @@ def apply_rules(pack: RulePack, view: CallView) -> list[Flag]:
             found = EVALUATORS[rule.type](rule, view)
             if unsure and rule.speaker != "any" and rule.type != "hold":
                 # who said it is a guess on this mono call: a reviewer decides
-                found = [replace(f, review_only=True, confidence=round(f.confidence * view.attribution_confidence, 3),
-                                 evidence=f"{f.evidence}; 单声道说话人区分不确定({view.attribution_confidence:.2f})"[:300])
+                conf = view.attribution_confidence or 0.0
+                found = [replace(f, review_only=True, confidence=round(f.confidence * conf, 3),
+                                 evidence=f"{f.evidence}; 单声道说话人区分不确定({conf:.2f})"[:300])
                          for f in found]
             flags += found
-    # one flag per key: overlapping evidence from one rule at the same second is one finding
-    unique = {f.key: f for f in flags}
+    # one flag per key: overlapping evidence from one rule at the same second is one finding;
+    # which one stands must not depend on order: a counted one before a review-only one, then the surer
+    unique: dict[str, Flag] = {}
+    for f in flags:
+        kept = unique.get(f.key)
+        if kept is None or (not f.review_only, f.confidence) > (not kept.review_only, kept.confidence):
+            unique[f.key] = f
     return sorted(unique.values(), key=lambda f: (f.start if f.start is not None else -1, f.rule_id))
 
 

@@ -16,7 +16,7 @@ from audit.errors import AuditError
 from audit.excel import mask_numbers
 from audit.rules import load_pack
 from audit.store import RunLock, Store, now
-from audit.weekly import REPORT_CATEGORIES, REVIEW_DECISIONS, FOLLOWUPS, build_scorecard, week_of
+from audit.weekly import FOLLOWUPS, REPORT_CATEGORIES, REVIEW_DECISIONS, build_scorecard, counted_flags, week_of
 
 log = logging.getLogger("audit")
 
@@ -144,8 +144,10 @@ def daily_summary(config: Config, store: Store, day: str) -> dict:
     # history_weeks=1: the daily summary needs this week only, not the 8-week trend
     sc = build_scorecard(store, week_of(the_day), load_pack(config.rules, []), config.weights, history_weeks=1)
     today = sc.calls[sc.calls["day"] == day] if len(sc.calls) else sc.calls
-    flags = sc.flags[sc.flags["call_id"].isin(today["call_id"])] if len(sc.flags) else sc.flags
-    report = flags[flags["category"].isin(REPORT_CATEGORIES)] if len(flags) else flags
+    today_flags = sc.flags[sc.flags["call_id"].isin(today["call_id"])] if len(sc.flags) else sc.flags
+    flags = counted_flags(today_flags)  # review-only flags wait for a reviewer; they are listed, not counted
+    waiting = today_flags[~today_flags.index.isin(flags.index)] if len(today_flags) else today_flags
+    report = today_flags[today_flags["category"].isin(REPORT_CATEGORIES)] if len(today_flags) else today_flags
     surges = sc.topics[(sc.topics["day"] == day) & sc.topics["surge"]] if len(sc.topics) else sc.topics
     problems = [dict(r) for r in store.problems(day)]
     m = mask_numbers if config.mask_pii else (lambda s: s)
@@ -154,13 +156,17 @@ def daily_summary(config: Config, store: Store, day: str) -> dict:
         "scored": int(len(today)),
         "mean_total": round(float(today["total"].mean()), 1) if len(today) else None,
         "flags": {k: int(v) for k, v in flags["category"].value_counts().items()} if len(flags) else {},
-        "to_report": [{"call_id": f.call_id, "category": f.category, "evidence": m(f.evidence or "")} for f in report.itertuples()],
+        "to_report": [{"call_id": f.call_id, "category": f.category, "evidence": m(f.evidence or ""),
+                       "review_only": bool(f.review_only)} for f in report.itertuples() if f.decision != "dismiss"],
+        "review_only": int((~waiting["decision"].isin(["dismiss"])).sum()) if len(waiting) else 0,
         "surges": [{"topic": t.topic, "calls": int(t.calls), "baseline": t.baseline} for t in surges.itertuples()],
         "problems": problems,
     }
     lines = [f"# 调听日报 {day}", "", f"- 已评分通话: {summary['scored']}，平均总分: {summary['mean_total']}"]
     lines += ["- 问题: " + ("，".join(f"{k} {v}" for k, v in summary["flags"].items()) or "无")]
-    lines += ["", "## 须上报 / 投诉升级"] + ([f"- {r['call_id']} {r['category']}: {r['evidence']}" for r in summary["to_report"]] or ["- 无"])
+    lines += [f"- 待复核(仅复核，不扣分): {summary['review_only']}"]
+    lines += ["", "## 须上报 / 投诉升级"] + ([f"- {r['call_id']} {r['category']}{'（待复核）' if r['review_only'] else ''}: {r['evidence']}"
+                                          for r in summary["to_report"]] or ["- 无"])
     lines += ["", "## 话题突增"] + ([f"- {s['topic']}: {s['calls']} 通 (前7天日均 {s['baseline']})" for s in summary["surges"]] or ["- 无"])
     lines += ["", "## 未能处理"] + ([f"- [{p['stage']}] {p['item']}: {p['message']}" for p in problems] or ["- 无"])
     out = config.output / "daily" / f"daily-{day}.md"
@@ -184,8 +190,10 @@ def monthly_summary(config: Config, month: str) -> dict:
             """SELECT c.agent_id, c.agent_name, cs.total, cs.call_id FROM call_scores cs JOIN calls c USING (call_id)
                WHERE c.day BETWEEN ? AND ?""", store.db, params=[first.isoformat(), last.isoformat()])
         flags = store.flags_for(calls["call_id"].tolist())
-        dismissed = {r[0] for r in store.db.execute("SELECT flag_key FROM reviews WHERE decision = 'dismiss'")}
-    flags = [f for f in flags if f["flag_key"] not in dismissed]
+        decisions = {r[0]: r[1] for r in store.db.execute("SELECT flag_key, decision FROM reviews")}
+    # what counts: not dismissed, and review-only flags only once a reviewer confirmed them
+    flags = [f for f in flags if decisions.get(f["flag_key"]) != "dismiss"
+             and (not f["review_only"] or decisions.get(f["flag_key"]) in ("confirm", "case"))]
     agents = calls.groupby(["agent_id", "agent_name"])["total"].agg(["count", "mean"]).round(1).reset_index()
     cats: dict[str, int] = {}
     for f in flags:

@@ -145,6 +145,8 @@ def _similar(spec, where: str, concepts: dict[str, Concept]) -> Similar:
     def sentences_of(key: str) -> tuple[list[str], list[str]]:
         names = spec.get(key) or []
         names = [names] if isinstance(names, str) else names
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise RuleError(f"{where}: similar.{key} must name a concept or list concepts")
         out: list[str] = []
         for name in names:
             if name not in concepts:
@@ -169,7 +171,9 @@ def _similar(spec, where: str, concepts: dict[str, Concept]) -> Similar:
     return Similar(tuple(dict.fromkeys(sentences)), threshold, ",".join(names), tuple(dict.fromkeys(unlike)), margin)
 
 
-def _scope(spec, where: str) -> tuple[str, ...]:
+def _scope(spec, where: str, rtype: str) -> tuple[str, ...]:
+    if rtype not in ("match", "acoustic"):
+        raise RuleError(f"{where}: 'scope' applies to match and acoustic rules (what is said), not {rtype}")
     vals = [spec] if isinstance(spec, str) else spec
     if not isinstance(vals, list) or any(v not in SCOPES for v in vals):
         raise RuleError(f"{where}: 'scope' must list some of {', '.join(SCOPES)}, got {spec!r}")
@@ -239,6 +243,11 @@ def parse_rule(d, file: str, index: int, concepts: dict[str, Concept] | None = N
             similar = _similar(d["similar"], where, concepts)
         if params["measure"] == "level" and "db_above" not in params:
             raise RuleError(f"{where}: measure level needs 'db_above'")
+        if params["measure"] == "level" and params["combine"] == "all" and not (
+                "words" in params or "similar" in d or "pitch_above" in params):
+            raise RuleError(f"{where}: combine all with measure level needs words, similar or pitch_above to combine with")
+        if ("similar" in d or "pitch_above" in params) and not (params["measure"] == "level" and params["combine"] == "all"):
+            raise RuleError(f"{where}: similar and pitch_above work with measure level and combine all only")
         if params["measure"] == "speech_rate" and "max_cps" not in params and "min_cps" not in params:
             raise RuleError(f"{where}: measure speech_rate needs 'max_cps' and/or 'min_cps'")
     examples = d.get("examples") or {}
@@ -260,7 +269,7 @@ def parse_rule(d, file: str, index: int, concepts: dict[str, Concept] | None = N
         when_speaker=_choice(d, "when_speaker", SPEAKERS, where, "any"),
         topics=tuple(d.get("topics") or ()),
         similar=similar,
-        scope=_scope(d["scope"], where) if "scope" in d else (),
+        scope=_scope(d["scope"], where, rtype) if "scope" in d else (),
         params=params,
         examples=examples,
         source=file,
@@ -323,7 +332,10 @@ def _load_doc(name: str, text: str) -> dict:
 
 def _parse_concepts(name: str, text: str) -> list[Concept]:
     out = []
-    for cname, spec in (_load_doc(name, text).get("concepts") or {}).items():
+    concepts = _load_doc(name, text).get("concepts") or {}
+    if not isinstance(concepts, dict):
+        raise RuleError(f"{name}: 'concepts' must map concept names to phrases/regex/sentences")
+    for cname, spec in concepts.items():
         where = f"{name}: concept {cname}"
         if not isinstance(spec, dict) or set(spec) - {"description", "phrases", "regex", "sentences"}:
             raise RuleError(f"{where}: must be a mapping with description, phrases, regex, sentences")

@@ -110,7 +110,7 @@ def cue_scope(text: str, start: int, end: int) -> CueScope:
     prefix = text[c0:start]
     after = text[end:c1]
     sentence = _sentence_prefix(text, start)
-    past = bool(_PAST_BEFORE.search(prefix) or _PAST_AFTER.match(after) or _PAST_CLOSED.search(text[c0:]))
+    past = bool(_PAST_BEFORE.search(prefix) or _PAST_AFTER.match(after) or _PAST_CLOSED.search(text[c0:c1]))
     return CueScope(negated=negated(prefix), past=past, reported=reported(sentence, prefix))
 
 

@@ -8,8 +8,8 @@ inside the wheel) and counts when the cosine similarity reaches the rule's thres
 
 Encoders score a sentence and its negation alike, so a similarity hit never decides
 alone: rules gate it by speaker and scope (audit/scope.py).
-Results depend only on the text: one BLAS thread, sentences encoded one call at a time
-in timeline order, similarities rounded.
+Results depend only on the text: one BLAS thread; a call's sentences are encoded together
+(batch makeup moves a vector by ~1e-7), and similarities are rounded to 3 places.
 """
 
 from __future__ import annotations

@@ -155,8 +155,13 @@ def compile_pattern(spec, where: str, concepts: dict | None = None) -> Pattern:
         phrases = [phrases]
     if isinstance(regexes, str):
         regexes = [regexes]
+    if not isinstance(phrases, list) or not isinstance(regexes, list):
+        raise RuleError(f"{where}: 'any' and 'regex' must be lists")
     names = spec.get("concepts") or []
-    for name in [names] if isinstance(names, str) else names:
+    names = [names] if isinstance(names, str) else names
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise RuleError(f"{where}.concepts: must be a list of concept names")
+    for name in names:
         if name not in (concepts or {}):
             raise RuleError(f"{where}: concept {name!r} is not defined (known: {', '.join(sorted(concepts or {})) or 'none'})")
         phrases = list(phrases) + list(concepts[name][0])
@@ -164,12 +169,17 @@ def compile_pattern(spec, where: str, concepts: dict | None = None) -> Pattern:
     phrases = list(dict.fromkeys(phrases))
     if not all(isinstance(p, (str, int)) for p in phrases):
         raise RuleError(f"{where}.any: every phrase must be text")
+    empty = [p for p in phrases if not normalize(str(p))]
+    if empty:
+        raise RuleError(f"{where}.any: {empty[0]!r} is empty once punctuation and spaces are removed")
     compiled = []
     for rx in regexes:
         try:
             compiled.append(re.compile(str(rx)))
         except re.error as exc:
             raise RuleError(f"{where}.regex: {rx!r} is not a valid regular expression ({exc})") from exc
+        if compiled[-1].search(""):
+            raise RuleError(f"{where}.regex: {rx!r} matches empty text, so it would match everywhere")
     pat = Pattern(
         phrases=tuple(str(p) for p in phrases),
         regexes=tuple(compiled),

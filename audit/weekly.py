@@ -81,30 +81,41 @@ def _flags(store: Store, call_ids: list[str]) -> pd.DataFrame:
     )
 
 
-def _effective_dimensions(calls: pd.DataFrame, flags: pd.DataFrame, pack: RulePack | None) -> pd.DataFrame:
-    """Dimension scores after review: the points of a dismissed flag are given back (a reviewer said
-    it was wrong); a review-only flag costs its points once a reviewer confirms it."""
-    dims = pd.DataFrame([json.loads(d) for d in calls["dimensions"]], index=calls.index).reindex(columns=list(DIMENSIONS))
-    if pack is not None and not flags.empty:
-        dim_of = {r.id: r.dimension for r in pack.rules}
-        review_only = flags["review_only"].fillna(0).astype(bool)
-        dismissed = flags[(flags["decision"] == "dismiss") & ~review_only]
-        confirmed = flags[flags["decision"].isin(["confirm", "case"]) & review_only]
-        pos = {cid: i for i, cid in zip(calls.index, calls["call_id"])}
-        for frame, sign in ((dismissed, 1.0), (confirmed, -1.0)):
-            for f in frame.itertuples(index=False):
-                d = dim_of.get(f.rule_id)
-                if d and f.call_id in pos:
-                    dims.at[pos[f.call_id], d] = min(100.0, max(0.0, dims.at[pos[f.call_id], d] + sign * f.points))
-    return dims
+def _review_only(flags: pd.DataFrame) -> pd.Series:
+    col = flags["review_only"] if "review_only" in flags else pd.Series(0, index=flags.index)
+    return col.fillna(0).astype(bool)
 
 
 def counted_flags(flags: pd.DataFrame) -> pd.DataFrame:
     """Flags that count against the agent: not dismissed, and not review-only unless a reviewer confirmed them."""
     if flags.empty:
         return flags
-    review_only = flags["review_only"].fillna(0).astype(bool)
-    return flags[(flags["decision"] != "dismiss") & (~review_only | flags["decision"].isin(["confirm", "case"]))]
+    return flags[(flags["decision"] != "dismiss") & (~_review_only(flags) | flags["decision"].isin(["confirm", "case"]))]
+
+
+def _effective_dimensions(calls: pd.DataFrame, flags: pd.DataFrame, pack: RulePack | None) -> pd.DataFrame:
+    """Dimension scores after review. Per call and rule, the machine deducted its non-review-only
+    flags' points (at most twice the rule's points); after review the flags that count are those
+    not dismissed plus the review-only ones a reviewer confirmed, under the same cap."""
+    dims = pd.DataFrame([json.loads(d) for d in calls["dimensions"]], index=calls.index).reindex(columns=list(DIMENSIONS))
+    if pack is None or flags.empty:
+        return dims
+    rules = {r.id: r for r in pack.rules}
+    keys = ["call_id", "rule_id"]
+    both = pd.concat([flags[~_review_only(flags)].groupby(keys)["points"].sum().rename("machine"),
+                      counted_flags(flags).groupby(keys)["points"].sum().rename("reviewed")], axis=1).fillna(0.0)
+    both = both[both["machine"] != both["reviewed"]]  # reviews changed these; the rest stand as scored
+    pos = {cid: i for i, cid in zip(calls.index, calls["call_id"])}
+    for (call_id, rule_id), row in both.iterrows():  # only (call, rule) pairs that have flags
+        rule = rules.get(rule_id)
+        if rule is None or call_id not in pos:
+            continue
+        cap = 2 * rule.points
+        change = min(row["machine"], cap) - min(row["reviewed"], cap)
+        if change:
+            i = pos[call_id]
+            dims.at[i, rule.dimension] = min(100.0, max(0.0, dims.at[i, rule.dimension] + change))
+    return dims
 
 
 def _with_scores(calls: pd.DataFrame, flags: pd.DataFrame, pack: RulePack | None, weights: dict[str, float]) -> pd.DataFrame:

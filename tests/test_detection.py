@@ -206,3 +206,65 @@ def test_review_only_flags_cost_no_points(pack):
 
 def test_speech_rate_threshold_is_relative_to_a_median_of_real_numbers():
     assert np.isfinite(measures_from_segments(list(_rate_view([5.0, 8.0]).segments)).agent_median_cps)
+
+
+# ---------------------------------------------------------------- edge cases a review found
+
+
+def test_a_settled_matter_later_does_not_cancel_a_threat_now(pack):
+    said = "我要打一二三四五告你们！你们上回说早就解决了，根本没有。"
+    assert flags_of(pack, "risk.escalation.threat", said)
+
+
+def test_which_flag_stands_for_one_second_does_not_depend_on_order(pack):
+    from audit.flags import Flag, apply_rules as _apply  # noqa: F401
+
+    segs = (Segment(AGENT, 10.1, 12.0, "这不归我们管。"), Segment(AGENT, 10.4, 12.5, "你这个问题不是我们这儿的活儿"))
+    m = measures_from_segments(list(segs))
+    a = [f for f in apply_rules(pack, CallView("c", segs, m)) if f.category == "etiquette.forbidden"]
+    b = [f for f in apply_rules(pack, CallView("c", segs[::-1], m)) if f.category == "etiquette.forbidden"]
+    assert [(f.key, f.review_only, f.evidence) for f in a] == [(f.key, f.review_only, f.evidence) for f in b]
+    assert all(not f.review_only for f in a)
+
+
+def test_a_greeting_whisper_skipped_whole_is_review_only(pack):
+    """Agent speech from 0.5 s, but ASR wrote nothing before 4 s: the missing elements may be in the gap."""
+    segs = [Segment(AGENT, 4.0, 7.0, "请问有什么可以帮您"), Segment(CUSTOMER, 8.0, 10.0, "我家停电了")]
+    m = measures_from_segments(segs)
+    m = type(m)(**{**m.__dict__, "activity": {AGENT: [(0.5, 7.0)], CUSTOMER: [(8.0, 10.0)]}})
+    found = category_flags(pack, "script.greeting", CallView("c", tuple(segs), m))
+    assert found and found[0].review_only and "未识别出文字" in found[0].evidence
+
+
+def test_mono_call_too_short_to_attribute_gets_review_only_speaker_flags(pack):
+    segs = (Segment(AGENT, 0.0, 4.0, "喂，你说。"),)
+    m = measures_from_segments(list(segs), layout="mono")
+    found = [f for f in apply_rules(pack, CallView("c", segs, m, layout="mono", attribution_confidence=None)) if f.speaker == AGENT]
+    assert found and all(f.review_only for f in found)
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"any": ["，"]}, "empty"),
+    ({"regex": ["x?"]}, "matches empty text"),
+    ({"concepts": 5}, "concept"),
+])
+def test_patterns_that_would_match_everywhere_or_nothing_are_refused(bad, message):
+    from audit.errors import RuleError
+    from audit.textmatch import compile_pattern
+
+    with pytest.raises(RuleError, match=message):
+        compile_pattern(bad, "t.yaml: rule r.pattern", {})
+
+
+def test_confirmed_review_only_flags_cost_no_more_than_the_rule_cap(pack):
+    import json as _json
+
+    import pandas as pd
+
+    from audit.weekly import _effective_dimensions
+
+    calls = pd.DataFrame({"call_id": ["a"], "dimensions": [_json.dumps({"应答规范": 100.0})]})
+    flags = pd.DataFrame({"flag_key": ["1", "2", "3"], "call_id": ["a"] * 3, "category": ["script.closing"] * 3,
+                          "rule_id": ["script.closing.missing"] * 3, "points": [3.0] * 3, "review_only": [1, 1, 1],
+                          "decision": ["confirm"] * 3})
+    assert _effective_dimensions(calls, flags, pack).at[0, "应答规范"] == 94.0  # 3 x 3 points, capped at 2 x 3
