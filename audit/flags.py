@@ -5,17 +5,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass, replace
 
-import numpy as np
-
 from audit.acoustic import Measures
-from audit.confidence import (
-    ConfidenceOptions, asr_confidence, char_probabilities, margin_confidence, unheard, unheard_too_much,
-)
+from audit.confidence import ConfidenceOptions, asr_confidence, margin_confidence, unheard_too_much
+from audit.heard import heard_as, unheard_speech, window_bounds
 from audit.rules import Rule, RulePack
 from audit.scope import cue_scope, sentence_scope
-from audit.soundalike import SoundHit, best_of
 from audit.transcript import AGENT, CUSTOMER, Segment
-from audit.textmatch import Hit, Pattern, normalize, normalized_offsets
+from audit.textmatch import Hit, Pattern, normalized_offsets
 
 
 @dataclass(frozen=True)
@@ -158,58 +154,12 @@ def eval_match(rule: Rule, view: CallView) -> list[Flag]:
     ]
 
 
-ONSET_CHARS = 3  # the first characters of a window: where a clipped onset garbles a word most
-
-
-def _heard_as(pattern: Pattern, segs: list[Segment], opts: ConfidenceOptions):
-    """The best near-homophone of a required phrase in the window: at opts.approx_sound; or, right
-    at the window's onset, at opts.approx_sound_unsure where ASR was unsure of those characters
-    (您好 heard as 引号 at the start of a greeting). Anywhere else a looser match is chance:
-    a long window holds some two-syllable stretch half like one of many phrases."""
-    joined = "".join(normalize(s.text) for s in segs)
-    hit = best_of(pattern.phrases, joined) if joined else None
-    if hit is not None and hit.score >= opts.approx_sound:
-        return hit
-    clipped = _clipped_head(pattern, joined)
-    if clipped is not None:
-        return clipped
-    if hit is None or hit.score < opts.approx_sound_unsure or hit.start >= ONSET_CHARS:
-        return None
-    probs = char_probabilities(segs)[hit.start : hit.end]
-    return hit if probs and float(np.mean(probs)) < opts.unsure_word else None
-
-
-def _clipped_head(pattern: Pattern, joined: str) -> SoundHit | None:
-    """The window opens with the tail of a required phrase ("等了，查到了" after a hold, where
-    "让您久等了" was said): the phrase's head fell before the first word ASR wrote."""
-    for ph in pattern.phrases:
-        p = normalize(ph)
-        for k in range(len(p) - 1, 1, -1):  # the longest tail of two or more characters first
-            if joined.startswith(p[-k:]):
-                return SoundHit(ph, p[-k:], 0, k, round(k / len(p), 3))
-    return None
-
-
 def _unheard(view: CallView, speaker: str, start: float, end: float) -> tuple[float, float]:
-    """Speech of `speaker` (voice activity; the whole mix on mono calls) in [start, end] with no transcript."""
-    act = view.measures.activity
-    spans = act.get(speaker) if speaker in act else act.get("mix", [])
-    segs = [s for s in view.segments if s.speaker == speaker or "mix" in act]
-    return unheard(spans or [], segs, start, end)
+    return unheard_speech(view.measures.activity, view.segments, speaker, start, end)
 
 
 def _window_bounds(rule: Rule, view: CallView, speaker: str) -> tuple[float, float]:
-    """The stretch of the call a window covers, including speech before the first (or after the
-    last) segment ASR wrote: a greeting Whisper skipped whole must count as unheard."""
-    mine = [s for s in view.segments if s.speaker == speaker]
-    first = min([mine[0].start] if mine else [view.measures.duration])
-    last = max([mine[-1].end] if mine else [0.0])
-    w = rule.window
-    if w.first_seconds is not None:
-        return 0.0, first + w.first_seconds
-    if w.last_seconds is not None:
-        return max(0.0, last - w.last_seconds), view.measures.duration or last
-    return 0.0, view.measures.duration or last
+    return window_bounds(rule.window, view.segments, speaker, view.measures.duration)
 
 
 def eval_require(rule: Rule, view: CallView) -> list[Flag]:
@@ -221,7 +171,7 @@ def eval_require(rule: Rule, view: CallView) -> list[Flag]:
     for name, pat in wanted:
         if _said(pat, segs) is not None:
             continue
-        heard = _heard_as(pat, segs, opts)
+        heard = heard_as(pat, segs, opts)
         missing.append(name)
         if heard is not None:
             approx.append(f"{name}≈「{heard.found}」")
@@ -273,7 +223,7 @@ def eval_hold(rule: Rule, view: CallView) -> list[Flag]:
                 if p["flag_when"] not in ("missing_either", f"missing_{need}"):
                     continue
                 what.append(side)
-                heard = _heard_as(p[need], segs_, opts) if segs_ else None
+                heard = heard_as(p[need], segs_, opts) if segs_ else None
                 lost = _unheard(view, AGENT, w0, w1)
                 if heard is not None:
                     unsure.append(f"读音相近「{heard.found}」")
