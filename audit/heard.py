@@ -24,6 +24,10 @@ def heard_as(pattern: Pattern, segs: list[Segment], opts: ConfidenceOptions) -> 
     (您好 heard as 引号 at the start of a greeting). Anywhere else a looser match is chance:
     a long window holds some two-syllable stretch half like one of many phrases."""
     joined = "".join(normalize(s.text) for s in segs)
+    for rx in pattern.near:  # the rule's own signs of a garbled element (digits before 客服: an ID heard badly)
+        m = rx.search(joined)
+        if m:
+            return SoundHit(rx.pattern, m.group(0), m.start(), m.end(), opts.approx_sound)
     hit = best_of(pattern.phrases, joined) if joined else None
     if hit is not None and hit.score >= opts.approx_sound:
         return hit

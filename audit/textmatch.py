@@ -91,6 +91,7 @@ class Pattern:
     pinyin: bool = False
     whole_word: bool = False
     not_after: tuple[str, ...] = field(default=())  # a hit right after one of these is ignored (negation)
+    near: tuple[re.Pattern, ...] = field(default=())  # required phrases: what suggests it was said, garbled
 
     @property
     def empty(self) -> bool:
@@ -134,8 +135,25 @@ class Pattern:
         return min(found, key=lambda h: h.start) if found else None
 
 
+def _regexes(items, where: str) -> list[re.Pattern]:
+    from audit.errors import RuleError
+
+    items = [items] if isinstance(items, str) else items
+    if not isinstance(items, list):
+        raise RuleError(f"{where}: must be a list of regular expressions")
+    out = []
+    for rx in items:
+        try:
+            out.append(re.compile(str(rx)))
+        except re.error as exc:
+            raise RuleError(f"{where}: {rx!r} is not a valid regular expression ({exc})") from exc
+        if out[-1].search(""):
+            raise RuleError(f"{where}: {rx!r} matches empty text, so it would match everywhere")
+    return out
+
+
 def compile_pattern(spec, where: str, concepts: dict | None = None) -> Pattern:
-    """Build a Pattern from YAML: a list of phrases, or {any, regex, concepts, pinyin, whole_word, not_after}.
+    """Build a Pattern from YAML: a list of phrases, or {any, regex, concepts, pinyin, whole_word, not_after, near}.
 
     concepts: name -> (phrases, regexes) of the pack's shared concepts, for `concepts: [name]`."""
     from audit.errors import RuleError
@@ -146,9 +164,9 @@ def compile_pattern(spec, where: str, concepts: dict | None = None) -> Pattern:
         spec = {"any": spec}
     if not isinstance(spec, dict):
         raise RuleError(f"{where}: expected a list of phrases or a mapping with any/regex, got {type(spec).__name__}")
-    unknown = set(spec) - {"any", "regex", "concepts", "pinyin", "whole_word", "not_after"}
+    unknown = set(spec) - {"any", "regex", "concepts", "pinyin", "whole_word", "not_after", "near"}
     if unknown:
-        raise RuleError(f"{where}: unknown keys {sorted(unknown)} (allowed: any, regex, concepts, pinyin, whole_word, not_after)")
+        raise RuleError(f"{where}: unknown keys {sorted(unknown)} (allowed: any, regex, concepts, pinyin, whole_word, not_after, near)")
     phrases = spec.get("any", []) or []
     regexes = spec.get("regex", []) or []
     if isinstance(phrases, str):
@@ -186,6 +204,7 @@ def compile_pattern(spec, where: str, concepts: dict | None = None) -> Pattern:
         pinyin=bool(spec.get("pinyin", False)),
         whole_word=bool(spec.get("whole_word", False)),
         not_after=tuple(str(x) for x in (spec.get("not_after") or [])),
+        near=tuple(_regexes(spec.get("near") or [], f"{where}.near")),
     )
     if pat.empty:
         raise RuleError(f"{where}: no phrases or regexes")
