@@ -190,14 +190,7 @@ def compile_pattern(spec, where: str, concepts: dict | None = None) -> Pattern:
     empty = [p for p in phrases if not normalize(str(p))]
     if empty:
         raise RuleError(f"{where}.any: {empty[0]!r} is empty once punctuation and spaces are removed")
-    compiled = []
-    for rx in regexes:
-        try:
-            compiled.append(re.compile(str(rx)))
-        except re.error as exc:
-            raise RuleError(f"{where}.regex: {rx!r} is not a valid regular expression ({exc})") from exc
-        if compiled[-1].search(""):
-            raise RuleError(f"{where}.regex: {rx!r} matches empty text, so it would match everywhere")
+    compiled = _regexes(regexes, f"{where}.regex")
     pat = Pattern(
         phrases=tuple(str(p) for p in phrases),
         regexes=tuple(compiled),
