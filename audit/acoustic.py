@@ -156,14 +156,11 @@ def segment_pitch(signal: np.ndarray, sr: int, seg: Segment) -> np.ndarray:
 
 
 def relative_levels(
-    signal_for: dict[str, np.ndarray], sr: int, segments: list[Segment], pooled: bool = False,
-    pitch_for: dict[int, np.ndarray] | None = None,
+    signal_for: dict[str, np.ndarray], sr: int, segments: list[Segment], pitch_for: dict[int, np.ndarray] | None = None,
 ) -> list[SegmentLevel]:
     """Each segment's level minus its speaker's typical level (dB), and its pitch against the
     speaker's typical pitch (semitones) where pitch_for (segment index -> f0 frames) is given.
-
-    pooled: one level baseline for everyone (mono mixes, where speaker attribution may be
-    wrong and both voices share one channel)."""
+    Per speaker on mono mixes too: the two voices differ in level."""
     pitch_for = pitch_for or {}
     raw = []
     for i, seg in enumerate(segments):
@@ -172,18 +169,17 @@ def relative_levels(
             f0 = pitch_for.get(i, np.array([]))
             raw.append((seg, db, float(np.median(f0)) if len(f0) >= 10 else None))
     out = []
-    for spk in ({"all"} if pooled else {s.speaker for s, _, _ in raw}):
-        mine = [r for r in raw if pooled or r[0].speaker == spk]
+    for spk in {s.speaker for s, _, _ in raw}:
+        mine = [r for r in raw if r[0].speaker == spk]
         ref = [r for r in mine if r[0].end - r[0].start >= 1.0] or mine
         base = _weighted_quantile(np.array([db for _, db, _ in ref]), np.array([s.end - s.start for s, _, _ in ref]), BASELINE_QUANTILE)
-        for who in {s.speaker for s, _, _ in mine}:
-            pitched = [(s, hz) for s, _, hz in mine if s.speaker == who and hz is not None]
-            p_base = _weighted_quantile(np.array([hz for _, hz in pitched]), np.array([s.end - s.start for s, _ in pitched]), 0.5) if pitched else None
-            out += [
-                SegmentLevel(s.speaker, s.start, s.end, round(db - base, 1), s.text,
-                             None if hz is None or p_base is None else round(12 * float(np.log2(hz / p_base)), 1))
-                for s, db, hz in mine if s.speaker == who
-            ]
+        pitched = [(s, hz) for s, _, hz in mine if hz is not None]
+        p_base = _weighted_quantile(np.array([hz for _, hz in pitched]), np.array([s.end - s.start for s, _ in pitched]), 0.5) if pitched else None
+        out += [
+            SegmentLevel(s.speaker, s.start, s.end, round(db - base, 1), s.text,
+                         None if hz is None or p_base is None else round(12 * float(np.log2(hz / p_base)), 1))
+            for s, db, hz in mine
+        ]
     return sorted(out, key=lambda x: x.start)
 
 
@@ -261,7 +257,7 @@ def measure_call(audio: Audio, transcript: Transcript, options: MeasureOptions =
         speech_time={k: round(sum(e - s for s, e in v), 2) for k, v in activity.items()},
         dead_air=gaps(all_active, audio.duration, options.min_dead_air),
         overlaps=overl,
-        levels=relative_levels(signal_for, sr, segs, pitch_for=f0),  # per speaker on mono too: voices differ in level
+        levels=relative_levels(signal_for, sr, segs, pitch_for=f0),
         pitch={role: pitch_stats(signal_for[role], sr, [s for s in segs if s.speaker == role],
                                  [f0[i] for i, s in enumerate(segs) if s.speaker == role]) for role in (AGENT, CUSTOMER)},
         rates=rates,

@@ -1,5 +1,8 @@
 """How sure a flag is, and when a flag goes to a reviewer instead of costing points.
 
+The transcript-side evidence (was a required phrase perhaps said, though not written?) is in
+audit/heard.py.
+
 A flag that says something is missing ("greeting incomplete") is only as good as the
 transcript it read: where ASR heard the window poorly, or heard a required element only
 approximately (audit/soundalike.py), the element may well have been said. Such flags,
@@ -53,49 +56,3 @@ def margin_confidence(value: float, threshold: float, span: float) -> float:
     if span <= 0:
         return 1.0
     return round(float(np.clip(0.5 + 0.5 * (value - threshold) / span, 0.0, 1.0)), 3)
-
-
-MIN_GAP_S = 0.6  # uncovered slivers shorter than this are timing slack (VAD padding, word edges), not lost speech
-
-
-def unheard(activity: list[tuple[float, float]], segs, start: float, end: float) -> tuple[float, float]:
-    """(seconds of speech in [start, end] that no transcript segment covers, seconds of speech there)."""
-    lost = speech = 0.0
-    covered = sorted((s.start, s.end) for s in segs)
-    for a, b in activity:
-        a, b = max(a, start), min(b, end)
-        if b <= a:
-            continue
-        speech += b - a
-        t = a
-        for c0, c1 in covered:
-            if c1 <= t or c0 >= b:
-                continue
-            if c0 - t >= MIN_GAP_S:
-                lost += c0 - t
-            t = max(t, c1)
-        if b - t >= MIN_GAP_S:
-            lost += b - t
-    return round(lost, 2), round(speech, 2)
-
-
-def unheard_too_much(lost_and_speech: tuple[float, float], options: ConfidenceOptions) -> bool:
-    lost, speech = lost_and_speech
-    return lost >= options.max_unheard and lost >= options.max_unheard_share * speech
-
-
-def char_probabilities(segs) -> list[float]:
-    """One ASR probability per character of the segments' joined normalized text (words spread
-    over their characters; a segment whose words do not line up with its text gets its mean)."""
-    from audit.textmatch import normalize
-
-    out: list[float] = []
-    for s in segs:
-        norm = normalize(s.text)
-        per_word = [(normalize(w.text), w.probability) for w in s.words]
-        chars = [p for text, p in per_word for _ in text]
-        if len(chars) != len(norm):
-            mean = float(np.mean([p for _, p in per_word])) if per_word else float(np.exp(min(0.0, s.avg_logprob)))
-            chars = [mean] * len(norm)
-        out += chars
-    return out

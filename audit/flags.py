@@ -6,8 +6,8 @@ import hashlib
 from dataclasses import asdict, dataclass, replace
 
 from audit.acoustic import Measures
-from audit.confidence import ConfidenceOptions, asr_confidence, margin_confidence, unheard_too_much
-from audit.heard import heard_as, unheard_speech, window_bounds
+from audit.confidence import ConfidenceOptions, asr_confidence, margin_confidence
+from audit.heard import doubts, heard_as, unheard_speech, window_bounds
 from audit.rules import Rule, RulePack
 from audit.scope import cue_scope, sentence_scope
 from audit.transcript import AGENT, CUSTOMER, Segment
@@ -180,19 +180,14 @@ def eval_require(rule: Rule, view: CallView) -> list[Flag]:
     said = "".join(s.text for s in segs)[:80]
     start, end = (segs[0].start, segs[-1].end) if segs else (None, None)
     speaker = rule.speaker if rule.speaker != "any" else AGENT
-    heard_well = asr_confidence(segs) if segs else 1.0
     w0, w1 = _window_bounds(rule, view, speaker)
-    lost = _unheard(view, speaker, w0, w1)
-    deaf = unheard_too_much(lost, opts)
+    why_unsure = doubts(segs, _unheard(view, speaker, w0, w1), opts)
     evidence = f"缺少: {'、'.join(missing)}" + (f"; 原话「{said}」" if said else "")
-    review = len(approx) == len(missing) or heard_well < opts.min_asr or deaf
+    review = len(approx) == len(missing) or bool(why_unsure)
     if approx:
         evidence += f"; 读音相近: {'、'.join(approx)}"
-    if heard_well < opts.min_asr:
-        evidence += f"; 识别置信度低({heard_well:.2f})"
-    if deaf:
-        evidence += f"; {lost[0]:.1f}秒语音未识别出文字"
-    confidence = heard_well * (0.5 if review else 1.0)
+    evidence += "".join(f"; {w}" for w in why_unsure)
+    confidence = (asr_confidence(segs) if segs else 1.0) * (0.5 if review else 1.0)
     return [_flag(view, rule, speaker, start, end, evidence, confidence, review)]
 
 
@@ -224,15 +219,8 @@ def eval_hold(rule: Rule, view: CallView) -> list[Flag]:
                     continue
                 what.append(side)
                 heard = heard_as(p[need], segs_, opts) if segs_ else None
-                lost = _unheard(view, AGENT, w0, w1)
-                if heard is not None:
-                    unsure.append(f"读音相近「{heard.found}」")
-                elif unheard_too_much(lost, opts):
-                    unsure.append(f"{lost[0]:.1f}秒语音未识别出文字")
-                elif segs_ and asr_confidence(segs_) < opts.min_asr:
-                    unsure.append(f"识别置信度低({asr_confidence(segs_):.2f})")
-                else:
-                    unsure.append("")
+                why = [f"读音相近「{heard.found}」"] if heard is not None else doubts(segs_, _unheard(view, AGENT, w0, w1), opts)
+                unsure.append(why[0] if why else "")
             review = bool(what) and all(unsure)
             note = "; ".join(u for u in unsure if u)
             out.append(_flag(view, rule, AGENT, g0, g1, f"静音{g1 - g0:.0f}秒; {'、'.join(what)}" + (f"; {note}" if note else ""),

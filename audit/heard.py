@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from audit.confidence import ConfidenceOptions, char_probabilities, unheard
+from audit.confidence import ConfidenceOptions, asr_confidence
 from audit.soundalike import SoundHit, best_of
 from audit.textmatch import Pattern, normalize
 from audit.transcript import Segment
+from audit.vad import uncovered
 
 ONSET_CHARS = 3  # the first characters of a window: where a clipped onset garbles a word most
 
@@ -51,12 +52,38 @@ def clipped_head(pattern: Pattern, joined: str) -> SoundHit | None:
     return None
 
 
+MIN_GAP_S = 0.6  # uncovered slivers shorter than this are timing slack (VAD padding, word edges), not lost speech
+
+
 def unheard_speech(activity: dict, segments, speaker: str, start: float, end: float) -> tuple[float, float]:
     """Speech of `speaker` (voice activity; the whole mix on mono calls) in [start, end] with no
     transcript: (seconds lost, seconds of speech)."""
     spans = activity.get(speaker) if speaker in activity else activity.get("mix", [])
-    segs = [s for s in segments if s.speaker == speaker or "mix" in activity]
-    return unheard(spans or [], segs, start, end)
+    covered = [(s.start, s.end) for s in segments if s.speaker == speaker or "mix" in activity]
+    lost = speech = 0.0
+    for a, b in spans or []:
+        a, b = max(a, start), min(b, end)
+        if b > a:
+            speech += b - a
+            lost += sum(y - x for x, y in uncovered(a, b, covered) if y - x >= MIN_GAP_S)
+    return round(lost, 2), round(speech, 2)
+
+
+def unheard_too_much(lost_and_speech: tuple[float, float], options: ConfidenceOptions) -> bool:
+    lost, speech = lost_and_speech
+    return lost >= options.max_unheard and lost >= options.max_unheard_share * speech
+
+
+def doubts(segs: list[Segment], lost_and_speech: tuple[float, float], options: ConfidenceOptions) -> list[str]:
+    """Why an absence in this window may be ASR's, not the agent's: speech it wrote nothing
+    for, or words it was unsure of (empty: the absence stands)."""
+    out = []
+    if unheard_too_much(lost_and_speech, options):
+        out.append(f"{lost_and_speech[0]:.1f}秒语音未识别出文字")
+    heard_well = asr_confidence(segs) if segs else 1.0
+    if heard_well < options.min_asr:
+        out.append(f"识别置信度低({heard_well:.2f})")
+    return out
 
 
 def window_bounds(window, segments, speaker: str, duration: float) -> tuple[float, float]:
@@ -70,3 +97,18 @@ def window_bounds(window, segments, speaker: str, duration: float) -> tuple[floa
     if window.last_seconds is not None:
         return max(0.0, last - window.last_seconds), duration or last
     return 0.0, duration or last
+
+
+def char_probabilities(segs) -> list[float]:
+    """One ASR probability per character of the segments' joined normalized text (words spread
+    over their characters; a segment whose words do not line up with its text gets its mean)."""
+    out: list[float] = []
+    for s in segs:
+        norm = normalize(s.text)
+        per_word = [(normalize(w.text), w.probability) for w in s.words]
+        chars = [p for text, p in per_word for _ in text]
+        if len(chars) != len(norm):
+            mean = float(np.mean([p for _, p in per_word])) if per_word else float(np.exp(min(0.0, s.avg_logprob)))
+            chars = [mean] * len(norm)
+        out += chars
+    return out

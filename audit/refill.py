@@ -14,6 +14,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from audit.transcript import Segment
+from audit.vad import speech_spans as vad_spans
+from audit.vad import uncovered
 
 SR = 16000
 
@@ -27,8 +29,6 @@ class RefillOptions:
 
 
 def speech_spans(samples: np.ndarray) -> list[tuple[float, float]]:
-    from audit.vad import speech_spans as vad_spans
-
     return vad_spans(samples, SR, min_silence_ms=500, speech_pad_ms=100, min_speech_ms=300)
 
 
@@ -43,20 +43,6 @@ def thin(seg: Segment) -> bool:
     return seg.end - seg.start >= 2.0 and chars / (seg.end - seg.start) < 1.0
 
 
-def _uncovered(a: float, b: float, segs: list[Segment]) -> list[tuple[float, float]]:
-    """Parts of [a, b] outside every segment."""
-    out, t = [], a
-    for s in sorted(segs, key=lambda s: s.start):
-        if s.end <= t or s.start >= b:
-            continue
-        if s.start > t:
-            out.append((t, s.start))
-        t = max(t, s.end)
-    if t < b:
-        out.append((t, b))
-    return out
-
-
 def holes(samples: np.ndarray, segs: list[Segment], options: RefillOptions = RefillOptions()) -> list[tuple[float, float]]:
     """Stretches of speech that no segment covers (thin segments do not count), joined when close.
 
@@ -68,7 +54,7 @@ def holes(samples: np.ndarray, segs: list[Segment], options: RefillOptions = Ref
         if _covered(a, b, segs) < options.max_covered:
             found.append((a, b))
         else:
-            found += [(x, y) for x, y in _uncovered(a, b, segs) if y - x >= options.min_hole + options.pad]
+            found += [(x, y) for x, y in uncovered(a, b, [(s.start, s.end) for s in segs]) if y - x >= options.min_hole + options.pad]
     out: list[list[float]] = []
     for a, b in found:
         if out and a - out[-1][1] < options.join_gap:

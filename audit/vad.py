@@ -34,6 +34,20 @@ def merge(spans: list[Span], join: float = 0.0) -> list[Span]:
     return [(a, b) for a, b in out]
 
 
+def uncovered(a: float, b: float, covered: list[Span]) -> list[Span]:
+    """Parts of [a, b] outside every covered span."""
+    out, t = [], a
+    for c0, c1 in sorted(covered):
+        if c1 <= t or c0 >= b:
+            continue
+        if c0 > t:
+            out.append((t, c0))
+        t = max(t, c1)
+    if t < b:
+        out.append((t, b))
+    return out
+
+
 def speech_spans(samples: np.ndarray, sr: int = SR, min_silence_ms: int = 300, speech_pad_ms: int = 100,
                  min_speech_ms: int = 150) -> list[Span]:
     """Speech intervals (s), rounded to 10 ms."""
