@@ -107,13 +107,21 @@ def _lda_probs(X: np.ndarray, y: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return lda.predict_proba(X)[:, list(lda.classes_).index(1)]
 
 
-def _kmeans_probs(X: np.ndarray, pieces: list[Segment], ok: list[int]) -> np.ndarray:
-    """Fallback: two clusters; the cluster of the first voice and of the agent phrases is the agent."""
+PITCH_WEIGHT = 2.0  # pitch tells two voices apart best; 19 MFCCs must not outvote it
+MIN_SEEDS = 3
+
+
+def _two_voices(X: np.ndarray):
+    """Two voice clusters over the standardized features: (fitted KMeans, the features it saw)."""
     from sklearn.cluster import KMeans
 
     Z = (X - X.mean(axis=0)) / (X.std(axis=0) + 1e-6)
-    Z[:, 0] *= 2.0
-    km = KMeans(n_clusters=2, n_init=10, random_state=0).fit(Z)
+    Z[:, 0] *= PITCH_WEIGHT
+    return KMeans(n_clusters=2, n_init=10, random_state=0).fit(Z), Z
+
+
+def _kmeans_probs(km, Z: np.ndarray, pieces: list[Segment], ok: list[int]) -> np.ndarray:
+    """Fallback: the cluster of the first voice and of the agent phrases is the agent."""
     votes = np.zeros(2)
     votes[km.labels_[0]] += 1.5
     for j, i in enumerate(ok):
@@ -123,20 +131,12 @@ def _kmeans_probs(X: np.ndarray, pieces: list[Segment], ok: list[int]) -> np.nda
     return 1 / (1 + np.exp(d[:, agent] - d[:, 1 - agent]))
 
 
-MIN_SEEDS = 3
-
-
-def _complete_seeds(X: np.ndarray, seed: np.ndarray, long_enough: np.ndarray) -> None:
-    """One side said too little that gives it away (a caller who never says 我家 or 你们): two
-    voice clusters are found, the one holding most of the other side's seeds is theirs, and
-    the most typical long pieces of the remaining cluster become this side's seeds."""
-    from sklearn.cluster import KMeans
-
+def _complete_seeds(km, Z: np.ndarray, seed: np.ndarray, long_enough: np.ndarray) -> None:
+    """One side said too little that gives it away (a caller who never says 我家 or 你们): of the
+    two voice clusters, the one holding most of the other side's seeds is theirs, and the most
+    typical long pieces of the remaining cluster become this side's seeds."""
     for have, lack in ((1, 0), (0, 1)):
         if (seed == have).sum() >= MIN_SEEDS and (seed == lack).sum() < MIN_SEEDS:
-            Z = (X - X.mean(axis=0)) / (X.std(axis=0) + 1e-6)
-            Z[:, 0] *= 2.0  # pitch tells two voices apart best; 19 MFCCs must not outvote it
-            km = KMeans(n_clusters=2, n_init=10, random_state=0).fit(Z)
             theirs = np.bincount(km.labels_[seed == have], minlength=2).argmax()
             other = 1 - theirs
             free = np.flatnonzero((seed < 0) & long_enough & (km.labels_ == other))
@@ -165,9 +165,12 @@ def attribute_speakers(samples: np.ndarray, sr: int, segments: list[Segment]) ->
     seed[(votes < 0) & long_enough] = 0
     if ok[0] == 0 and pieces[0].start < 10.0 and votes[0] >= 0:
         seed[0] = 1  # inbound calls: the agent answers
-    _complete_seeds(X, seed, long_enough)
+    voices = None  # the two clusters, fitted once, only when seeds alone do not suffice
+    if min((seed == 1).sum(), (seed == 0).sum()) < MIN_SEEDS:
+        voices = _two_voices(X)
+        _complete_seeds(*voices, seed, long_enough)
     seeded = np.flatnonzero(seed >= 0)
-    if (seed == 1).sum() >= 3 and (seed == 0).sum() >= 3:
+    if (seed == 1).sum() >= MIN_SEEDS and (seed == 0).sum() >= MIN_SEEDS:
         p = _lda_probs(X, seed, seeded)
         # learn again from everything now labelled with confidence (seeds keep their side)
         y = np.where(seed >= 0, seed, (p > 0.5).astype(int))
@@ -175,7 +178,7 @@ def attribute_speakers(samples: np.ndarray, sr: int, segments: list[Segment]) ->
         if len(set(y[sure])) == 2:
             p = _lda_probs(X, y, sure)
     else:
-        p = _kmeans_probs(X, pieces, ok)
+        p = _kmeans_probs(*(voices or _two_voices(X)), pieces, ok)
     p_all = np.full(len(pieces), 0.5)
     p_all[ok] = p
     path = _viterbi(p_all, pieces)

@@ -25,7 +25,7 @@ import yaml
 from audit.errors import RuleError
 from audit.scope import SCOPES
 from audit.similarity import Similar
-from audit.textmatch import Pattern
+from audit.textmatch import Pattern, compile_regexes
 from audit.textmatch import compile_pattern as _compile
 
 # The rule packs shipped with callaudit (the repository's top-level rules/ folder).
@@ -347,7 +347,7 @@ def _parse_concepts(name: str, text: str) -> list[Concept]:
             lists[key] = tuple(str(x) for x in val)
         if not any(lists.values()):
             raise RuleError(f"{where}: needs phrases, regex or sentences")
-        _compile({"regex": list(lists["regex"])}, f"{where}", {}) if lists["regex"] else None  # validates the regexes
+        compile_regexes(list(lists["regex"]), f"{where}.regex")
         out.append(Concept(str(cname), str(spec.get("description", "")), lists["phrases"], lists["regex"], lists["sentences"], name))
     return out
 

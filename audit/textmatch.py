@@ -135,7 +135,8 @@ class Pattern:
         return min(found, key=lambda h: h.start) if found else None
 
 
-def _regexes(items, where: str) -> list[re.Pattern]:
+def compile_regexes(items, where: str) -> list[re.Pattern]:
+    """Regular expressions from YAML, refused (RuleError) when invalid or when they match empty text."""
     from audit.errors import RuleError
 
     items = [items] if isinstance(items, str) else items
@@ -190,14 +191,14 @@ def compile_pattern(spec, where: str, concepts: dict | None = None) -> Pattern:
     empty = [p for p in phrases if not normalize(str(p))]
     if empty:
         raise RuleError(f"{where}.any: {empty[0]!r} is empty once punctuation and spaces are removed")
-    compiled = _regexes(regexes, f"{where}.regex")
+    compiled = compile_regexes(regexes, f"{where}.regex")
     pat = Pattern(
         phrases=tuple(str(p) for p in phrases),
         regexes=tuple(compiled),
         pinyin=bool(spec.get("pinyin", False)),
         whole_word=bool(spec.get("whole_word", False)),
         not_after=tuple(str(x) for x in (spec.get("not_after") or [])),
-        near=tuple(_regexes(spec.get("near") or [], f"{where}.near")),
+        near=tuple(compile_regexes(spec.get("near") or [], f"{where}.near")),
     )
     if pat.empty:
         raise RuleError(f"{where}: no phrases or regexes")
