@@ -290,7 +290,11 @@ def score(config_path: Path | None, day, call_ids: tuple[str, ...], force: bool,
     phrase ASR heard poorly or only nearly, a speaker guess on a mono call) is
     listed for a reviewer and costs no points until confirmed. Flags are stored
     in the workspace and replaced, never duplicated, when a call is scored again
-    (e.g. after editing a rule).
+    (e.g. after editing a rule); review decisions are kept.
+
+    `total` and `dimensions` are the score after review, the same number the daily
+    summary, weekly workbook and monthly roll-up show; `machine_total` is the score
+    before any review, and each flag carries its `decision` (or null).
     """
     from audit.scoring import score_stage
     from audit.store import Store
@@ -304,35 +308,56 @@ def score(config_path: Path | None, day, call_ids: tuple[str, ...], force: bool,
             ids = store.sampled_calls(day.date().isoformat())["call_id"].tolist()
         else:
             result, ids = None, list(call_ids)
-        scores = {r["call_id"]: dict(r) for r in store.db.execute(
-            f"SELECT call_id, topic, total, dimensions FROM call_scores WHERE call_id IN ({','.join('?' * len(ids))})", ids
-        )} if ids else {}
-        flags = store.flags_for(ids)
-    missing = [i for i in ids if i not in scores]
+        stored = store.call_scores(ids)
+        flags = store.flags_with_reviews(ids)
+    missing = [i for i in ids if i not in set(stored["call_id"])]
     if call_ids and missing:
         raise click.ClickException(f"not scored yet: {', '.join(missing)} (run `callaudit nightly` or `score --date`)")
-    calls = []
-    for cid in ids:
-        if cid not in scores:
-            continue
-        sc = scores[cid]
-        calls.append({
-            "call_id": cid, "topic": sc["topic"], "total": sc["total"], "dimensions": json.loads(sc["dimensions"]),
-            "flags": [{**{k: f[k] for k in ("call_id", "category", "rule_id", "severity", "points", "speaker", "start", "end",
-                                            "evidence", "confidence")}, "review_only": bool(f["review_only"])}
-                      for f in flags if f["call_id"] == cid],
-        })
+    calls = _scored_call_records(config, ids, stored, flags)
     if as_json:
         echo_json(calls)
         return
     for c in calls:
-        click.echo(f"{c['call_id']}  {c['topic']}  total {c['total']:.1f}  flags {len(c['flags'])}")
+        changed = "" if c["total"] == c["machine_total"] else f" (machine {c['machine_total']:.1f}, after review)"
+        click.echo(f"{c['call_id']}  {c['topic']}  total {c['total']:.1f}{changed}  flags {len(c['flags'])}")
         for f in c["flags"]:
             at = "" if f["start"] is None else f"{f['start']:7.1f}s "
-            cost = "review" if f["review_only"] else f"-{f['points']:g}"
+            cost = f["decision"] or ("review" if f["review_only"] else f"-{f['points']:g}")
             click.echo(f"    {at}{f['category']:22s} {f['severity']:8s} {cost:>6s}  {f['evidence']}")
     if result is not None:
         click.echo(f"score: {result.done} done, {result.cached} already done, {result.failed} failed")
+
+
+def _scored_call_records(config: Config, ids: list[str], stored, flags) -> list[dict]:
+    """score --json: per call the score after review (audit.scores, as every report has it), the
+    machine's own total, and the flags with their review decision."""
+    from audit.rules import load_pack
+    from audit.scores import reviewed_scores
+
+    stored = stored.set_index("call_id", drop=False)
+    after = reviewed_scores(stored, flags, load_pack(config.rules, []), config.weights)
+    keys = ("call_id", "category", "rule_id", "severity", "points", "speaker", "start", "end", "evidence", "confidence")
+    out = []
+    for cid in ids:
+        if cid not in stored.index:
+            continue
+        mine = flags[flags["call_id"] == cid]
+        out.append({
+            "call_id": cid, "topic": stored.at[cid, "topic"], "total": float(after.at[cid, "total"]),
+            "machine_total": float(stored.at[cid, "total"]),
+            "dimensions": {d: float(after.at[cid, d]) for d in after.columns if d != "total"},
+            "flags": [{**{k: _plain(f[k]) for k in keys}, "review_only": bool(f["review_only"]),
+                       "decision": f["decision"] if isinstance(f["decision"], str) else None}
+                      for f in mine.to_dict(orient="records")],
+        })
+    return out
+
+
+def _plain(value):
+    """numpy scalars and NaN from a DataFrame as JSON-able Python values."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return value.item() if hasattr(value, "item") else value
 
 
 def _default_week(config: Config) -> str:

@@ -16,7 +16,8 @@ from audit.errors import AuditError
 from audit.excel import mask_numbers
 from audit.rules import load_pack
 from audit.store import RunLock, Store, now
-from audit.weekly import FOLLOWUPS, REPORT_CATEGORIES, REVIEW_DECISIONS, build_scorecard, counted_flags, week_of
+from audit.scores import counted_flags, reviewed_scores
+from audit.weekly import FOLLOWUPS, REPORT_CATEGORIES, REVIEW_DECISIONS, build_scorecard, week_of
 
 log = logging.getLogger("audit")
 
@@ -186,18 +187,13 @@ def monthly_summary(config: Config, month: str) -> dict:
         raise AuditError(f"month {month!r} is not like 2026-11") from exc
     last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
     with Store(config.database) as store:
-        calls = pd.read_sql_query(
-            """SELECT c.agent_id, c.agent_name, cs.total, cs.call_id FROM call_scores cs JOIN calls c USING (call_id)
-               WHERE c.day BETWEEN ? AND ?""", store.db, params=[first.isoformat(), last.isoformat()])
-        flags = store.flags_for(calls["call_id"].tolist())
-        decisions = {r[0]: r[1] for r in store.db.execute("SELECT flag_key, decision FROM reviews")}
-    # what counts: not dismissed, and review-only flags only once a reviewer confirmed them
-    flags = [f for f in flags if decisions.get(f["flag_key"]) != "dismiss"
-             and (not f["review_only"] or decisions.get(f["flag_key"]) in ("confirm", "case"))]
+        calls = store.scored_calls(first.isoformat(), last.isoformat())
+        flags = store.flags_with_reviews(calls["call_id"].tolist())
+    pack = load_pack(config.rules, [])
+    calls["total"] = reviewed_scores(calls, flags, pack, config.weights)["total"]
+    counted = counted_flags(flags)
+    cats = {str(k): int(v) for k, v in counted["category"].value_counts().items()} if len(counted) else {}
     agents = calls.groupby(["agent_id", "agent_name"])["total"].agg(["count", "mean"]).round(1).reset_index()
-    cats: dict[str, int] = {}
-    for f in flags:
-        cats[f["category"]] = cats.get(f["category"], 0) + 1
     return {
         "month": month, "scored_calls": int(len(calls)),
         "mean_total": round(float(calls["total"].mean()), 1) if len(calls) else None,

@@ -15,7 +15,8 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from audit.excel import Book, mask_numbers
 from audit.rules import DIMENSIONS
-from audit.weekly import FOLLOWUPS, KB_CATEGORIES, REPORT_CATEGORIES, SURGE_RULE, Scorecard, counted_flags
+from audit.scores import counted_flags
+from audit.weekly import FOLLOWUPS, KB_CATEGORIES, REPORT_CATEGORIES, SURGE_RULE, Scorecard
 
 REVIEW_SHEET = "问题明细"
 REVIEW_COLUMNS = ("复核", "跟进", "备注", "flag_key")

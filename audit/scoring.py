@@ -6,18 +6,16 @@ import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
-
 from audit.acoustic import Measures, measure_call
 from audit.confidence import ConfidenceOptions
 from audit.flags import CallView, Flag, apply_rules, classify_topic
-from audit.rules import DIMENSIONS, RulePack, load_pack
+from audit.rules import RulePack, load_pack
+from audit.scores import dimension_scores, weighted_total
 from audit.transcript import AGENT, CUSTOMER, Transcript
 
 log = logging.getLogger("audit")
 
 LONG_CALL_S = 400.0
-UNCLEAR_LOGPROB = -0.8  # mean ASR log-probability below this: speech hard to understand
 
 
 @dataclass(frozen=True)
@@ -34,33 +32,6 @@ class CallScore:
         d = asdict(self)
         d["flags"] = [f.to_dict() for f in self.flags]
         return d
-
-
-def dimension_scores(flags: list[Flag], pack: RulePack, measures: Measures) -> dict[str, float]:
-    """100 per dimension minus the points of its flags (one rule costs at most twice its points per call).
-
-    Review-only flags cost nothing until a reviewer confirms them."""
-    dim_of = {r.id: r.dimension for r in pack.rules}
-    per_rule: dict[str, float] = {}
-    points_of = {r.id: r.points for r in pack.rules}
-    for f in flags:
-        if f.review_only:
-            continue
-        per_rule[f.rule_id] = min(per_rule.get(f.rule_id, 0.0) + f.points, 2 * points_of.get(f.rule_id, f.points))
-    scores = {d: 100.0 for d in DIMENSIONS}
-    for rid, pts in per_rule.items():
-        d = dim_of.get(rid)
-        if d:
-            scores[d] -= pts
-    if measures.mean_logprob and measures.mean_logprob < UNCLEAR_LOGPROB:
-        scores["语音清晰"] -= 10.0
-    return {d: max(0.0, round(v, 1)) for d, v in scores.items()}
-
-
-def weighted_total(dims: dict[str, float], weights: dict[str, float]) -> float:
-    w = np.array([weights.get(d, 1.0) for d in dims])
-    v = np.array(list(dims.values()))
-    return round(float((w * v).sum() / w.sum()), 1) if w.sum() > 0 else 0.0
 
 
 def long_call_breakdown(transcript: Transcript, measures: Measures, flags: list[Flag], topic: str) -> dict:
@@ -89,7 +60,7 @@ def score_call(
     topic = classify_topic(pack, transcript.segments, topic_hint)
     view = CallView(call_id, transcript.segments, measures, topic, transcript.layout, transcript.attribution_confidence, confidence)
     flags = apply_rules(pack, view)
-    dims = dimension_scores(flags, pack, measures)
+    dims = dimension_scores(flags, pack, measures.mean_logprob)
     long_call = long_call_breakdown(transcript, measures, flags, topic) if measures.duration > LONG_CALL_S else None
     return CallScore(call_id, topic, tuple(flags), dims, weighted_total(dims, weights), long_call, scored_with(pack, confidence))
 

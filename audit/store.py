@@ -323,6 +323,35 @@ class Store:
         ).fetchall()
         return [dict(r) for r in rows]
 
+    def scored_calls(self, first: str, last: str, team: str | None = None) -> pd.DataFrame:
+        """Sampled and scored calls of the days first..last (ISO dates), with their sample band and
+        stored machine score (dimensions and measures as JSON text)."""
+        q = """SELECT c.call_id, c.day, c.agent_id, c.agent_name, c.team, c.start, c.duration, c.caller, c.audio_path,
+                      s.band, s.reason, cs.topic, cs.total, cs.dimensions, cs.measures
+               FROM samples s JOIN calls c USING (call_id) JOIN call_scores cs USING (call_id)
+               WHERE s.day BETWEEN ? AND ?""" + (" AND c.team = ?" if team else "")
+        return pd.read_sql_query(q, self.db, params=[first, last] + ([team] if team else []))
+
+    def call_scores(self, call_ids: list[str]) -> pd.DataFrame:
+        """The stored machine scores of these calls (those scored; in no particular order)."""
+        marks = ",".join("?" * len(call_ids))
+        return pd.read_sql_query(
+            f"SELECT call_id, topic, total, dimensions, measures FROM call_scores WHERE call_id IN ({marks})",  # noqa: S608
+            self.db, params=list(call_ids))
+
+    def flags_with_reviews(self, call_ids: list[str]) -> pd.DataFrame:
+        """These calls' flags with their review (decision, followup, note; None when not reviewed)."""
+        cols = ["flag_key", "call_id", "category", "rule_id", "severity", "points", "speaker", "start", "end",
+                "evidence", "confidence", "review_only", "decision", "followup", "note"]
+        if not call_ids:
+            return pd.DataFrame(columns=cols)
+        marks = ",".join("?" * len(call_ids))
+        return pd.read_sql_query(
+            f"""SELECT {", ".join("r." + c if c in ("decision", "followup", "note") else "f." + c for c in cols)}
+                FROM flags f LEFT JOIN reviews r USING (flag_key) WHERE f.call_id IN ({marks})
+                ORDER BY f.call_id, f.start""",  # noqa: S608 (placeholders only)
+            self.db, params=list(call_ids))
+
     # ---- runs --------------------------------------------------------------
 
     def start_run(self, day: str, command: str) -> int:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from audit.errors import AuditError
 from audit.rules import DIMENSIONS, RulePack
+from audit.scores import counted_flags, reviewed_scores
 from audit.store import Store
 
 REPORT_CATEGORIES = ("risk.report", "risk.escalation")
@@ -56,74 +57,9 @@ class Scorecard:
     team_mean: dict[str, float] = field(default_factory=dict)
 
 
-def _scored_calls(store: Store, start: date, end: date, team: str | None) -> pd.DataFrame:
-    q = """SELECT c.call_id, c.day, c.agent_id, c.agent_name, c.team, c.start, c.duration, c.caller, c.audio_path,
-                  s.band, s.reason, cs.topic, cs.total, cs.dimensions, cs.measures
-           FROM samples s JOIN calls c USING (call_id) JOIN call_scores cs USING (call_id)
-           WHERE s.day BETWEEN ? AND ?""" + (" AND c.team = ?" if team else "")
-    params = [start.isoformat(), end.isoformat()] + ([team] if team else [])
-    return pd.read_sql_query(q, store.db, params=params)
-
-
-def _flags(store: Store, call_ids: list[str]) -> pd.DataFrame:
-    cols = ["flag_key", "call_id", "category", "rule_id", "severity", "points", "speaker", "start", "end", "evidence",
-            "confidence", "review_only", "decision", "followup", "note"]
-    if not call_ids:
-        return pd.DataFrame(columns=cols)
-    marks = ",".join("?" * len(call_ids))
-    return pd.read_sql_query(
-        f"""SELECT f.flag_key, f.call_id, f.category, f.rule_id, f.severity, f.points, f.speaker, f.start, f.end,
-                   f.evidence, f.confidence, f.review_only, r.decision, r.followup, r.note
-            FROM flags f LEFT JOIN reviews r USING (flag_key) WHERE f.call_id IN ({marks})
-            ORDER BY f.call_id, f.start""",  # noqa: S608 (placeholders only)
-        store.db,
-        params=call_ids,
-    )
-
-
-def _review_only(flags: pd.DataFrame) -> pd.Series:
-    col = flags["review_only"] if "review_only" in flags else pd.Series(0, index=flags.index)
-    return col.fillna(0).astype(bool)
-
-
-def counted_flags(flags: pd.DataFrame) -> pd.DataFrame:
-    """Flags that count against the agent: not dismissed, and not review-only unless a reviewer confirmed them."""
-    if flags.empty:
-        return flags
-    return flags[(flags["decision"] != "dismiss") & (~_review_only(flags) | flags["decision"].isin(["confirm", "case"]))]
-
-
-def _effective_dimensions(calls: pd.DataFrame, flags: pd.DataFrame, pack: RulePack | None) -> pd.DataFrame:
-    """Dimension scores after review. Per call and rule, the machine deducted its non-review-only
-    flags' points (at most twice the rule's points); after review the flags that count are those
-    not dismissed plus the review-only ones a reviewer confirmed, under the same cap."""
-    dims = pd.DataFrame([json.loads(d) for d in calls["dimensions"]], index=calls.index).reindex(columns=list(DIMENSIONS))
-    if pack is None or flags.empty:
-        return dims
-    rules = {r.id: r for r in pack.rules}
-    keys = ["call_id", "rule_id"]
-    both = pd.concat([flags[~_review_only(flags)].groupby(keys)["points"].sum().rename("machine"),
-                      counted_flags(flags).groupby(keys)["points"].sum().rename("reviewed")], axis=1).fillna(0.0)
-    both = both[both["machine"] != both["reviewed"]]  # reviews changed these; the rest stand as scored
-    pos = {cid: i for i, cid in zip(calls.index, calls["call_id"])}
-    for (call_id, rule_id), row in both.iterrows():  # only (call, rule) pairs that have flags
-        rule = rules.get(rule_id)
-        if rule is None or call_id not in pos:
-            continue
-        cap = 2 * rule.points
-        change = min(row["machine"], cap) - min(row["reviewed"], cap)
-        if change:
-            i = pos[call_id]
-            dims.at[i, rule.dimension] = min(100.0, max(0.0, dims.at[i, rule.dimension] + change))
-    return dims
-
-
 def _with_scores(calls: pd.DataFrame, flags: pd.DataFrame, pack: RulePack | None, weights: dict[str, float]) -> pd.DataFrame:
-    dims = _effective_dimensions(calls, flags, pack)
-    w = pd.Series({d: weights.get(d, 1.0) for d in DIMENSIONS})
-    out = pd.concat([calls.drop(columns=["dimensions"]), dims], axis=1)
-    out["total"] = (dims * w).sum(axis=1) / w.sum() if len(dims) else pd.Series(dtype=float)
-    return out
+    """The calls with their dimension scores and total after review (audit.scores: one place)."""
+    return pd.concat([calls.drop(columns=["dimensions", "total"]), reviewed_scores(calls, flags, pack, weights)], axis=1)
 
 
 def _agent_table(calls: pd.DataFrame, flags: pd.DataFrame, categories: list[str]) -> pd.DataFrame:
@@ -175,8 +111,8 @@ def _rule_precision(store: Store) -> pd.DataFrame:
 def _week(store: Store, start: date, end: date, team: str | None, pack: RulePack | None,
           weights: dict[str, float]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One week's scored calls (with review-adjusted scores) and their flags."""
-    raw = _scored_calls(store, start, end, team)
-    flags = _flags(store, raw["call_id"].tolist())
+    raw = store.scored_calls(start.isoformat(), end.isoformat(), team)
+    flags = store.flags_with_reviews(raw["call_id"].tolist())
     return _with_scores(raw, flags, pack, weights), flags
 
 

@@ -17,7 +17,7 @@ from audit.refill import holes, refill, thin
 from audit.store import MIGRATIONS, SCHEMA_VERSION, Store
 from audit.transcript import AGENT, CUSTOMER, Segment, Word
 from audit.vad import speech_spans
-from audit.weekly import _effective_dimensions, counted_flags
+from audit.scores import counted_flags, reviewed_scores
 from tests.conftest import DEMO
 
 SR = 16000
@@ -172,13 +172,14 @@ def test_review_decisions_on_counted_and_review_only_flags():
     from audit.rules import DEFAULT_RULES_DIR, load_pack
 
     pack = load_pack(DEFAULT_RULES_DIR)
-    calls = pd.DataFrame({"call_id": ["a", "b"], "dimensions": [json.dumps({"应答规范": 95.0}), json.dumps({"应答规范": 100.0})]})
+    calls = pd.DataFrame({"call_id": ["a", "b"], "dimensions": [json.dumps({"应答规范": 95.0}), json.dumps({"应答规范": 100.0})],
+                          "measures": ["{}", "{}"]})
     flags = pd.DataFrame({
         "flag_key": ["1", "2", "3"], "call_id": ["a", "b", "b"], "category": ["script.greeting"] * 3,
         "rule_id": ["script.greeting.incomplete"] * 3, "points": [5.0, 5.0, 5.0], "review_only": [0, 1, 1],
         "decision": ["dismiss", "confirm", None],
     })
-    dims = _effective_dimensions(calls, flags, pack)
+    dims = reviewed_scores(calls, flags, pack, {})
     assert dims.at[0, "应答规范"] == 100.0  # a dismissed counted flag gives its points back
     assert dims.at[1, "应答规范"] == 95.0  # a confirmed review-only flag now costs its points; the open one nothing
     assert counted_flags(flags)["flag_key"].tolist() == ["2"]

@@ -192,16 +192,16 @@ def test_speaker_dependent_flags_on_an_unsure_mono_call_are_review_only(pack):
 
 
 def test_review_only_flags_cost_no_points(pack):
-    from audit.scoring import dimension_scores
+    from audit.scores import dimension_scores
 
     segs = (Segment(AGENT, 0.0, 4.0, "喂，你说。"),)
     m = measures_from_segments(list(segs), layout="mono")
     flags = apply_rules(pack, CallView("c", segs, m, layout="mono", attribution_confidence=0.2))
     assert flags and all(f.review_only for f in flags if f.speaker == AGENT)
-    assert dimension_scores(flags, pack, m)["应答规范"] == 100.0
+    assert dimension_scores(flags, pack, m.mean_logprob)["应答规范"] == 100.0
     loose = ConfidenceOptions(min_attribution=0.0)
     counted = apply_rules(pack, CallView("c", segs, m, layout="mono", attribution_confidence=0.2, confidence=loose))
-    assert dimension_scores(counted, pack, m)["应答规范"] < 100.0
+    assert dimension_scores(counted, pack, m.mean_logprob)["应答规范"] < 100.0
 
 
 def test_speech_rate_threshold_is_relative_to_a_median_of_real_numbers():
@@ -261,10 +261,10 @@ def test_confirmed_review_only_flags_cost_no_more_than_the_rule_cap(pack):
 
     import pandas as pd
 
-    from audit.weekly import _effective_dimensions
+    from audit.scores import reviewed_scores
 
-    calls = pd.DataFrame({"call_id": ["a"], "dimensions": [_json.dumps({"应答规范": 100.0})]})
+    calls = pd.DataFrame({"call_id": ["a"], "dimensions": [_json.dumps({"应答规范": 100.0})], "measures": ["{}"]})
     flags = pd.DataFrame({"flag_key": ["1", "2", "3"], "call_id": ["a"] * 3, "category": ["script.closing"] * 3,
                           "rule_id": ["script.closing.missing"] * 3, "points": [3.0] * 3, "review_only": [1, 1, 1],
                           "decision": ["confirm"] * 3})
-    assert _effective_dimensions(calls, flags, pack).at[0, "应答规范"] == 94.0  # 3 x 3 points, capped at 2 x 3
+    assert reviewed_scores(calls, flags, pack, {}).at[0, "应答规范"] == 94.0  # 3 x 3 points, capped at 2 x 3

@@ -212,11 +212,12 @@ def test_score_json_contract_and_rerun_replaces_flags(demo_ws, fake_engine):
     assert flags, "the fake transcript lacks a full greeting and closing"
     for f in flags:
         assert list(f) == ["call_id", "category", "rule_id", "severity", "points", "speaker", "start", "end", "evidence",
-                           "confidence", "review_only"]
-        assert 0 <= f["confidence"] <= 1 and isinstance(f["review_only"], bool)
+                           "confidence", "review_only", "decision"]
+        assert 0 <= f["confidence"] <= 1 and isinstance(f["review_only"], bool) and f["decision"] is None
         assert f["call_id"] == "c1" and f["severity"] in ("minor", "major", "critical") and isinstance(f["points"], (int, float))
     assert {"script.greeting", "script.closing"} <= {f["category"] for f in flags}
     assert all(0 <= v <= 100 for v in calls[0]["dimensions"].values())
+    assert calls[0]["total"] == calls[0]["machine_total"]  # nothing reviewed yet
     db = sqlite3.connect(demo_ws / "callaudit.db")
     n = db.execute("select count(*) from flags").fetchone()[0]
     again = runner.invoke(cli, ["score", "--date", "2026-11-19", "--force", "--json", "--config", str(cfg)])
