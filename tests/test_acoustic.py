@@ -76,3 +76,28 @@ def test_speech_rate_counts_characters_over_stretches():
     rates = speech_rates(segs, min_duration=4.0)
     assert len(rates) == 1
     assert rates[0].start == 0.0 and rates[0].end == 12.0 and rates[0].cps == round(53 / 12.0, 2)
+
+
+def test_a_caller_shouting_in_long_turns_still_stands_out_from_their_short_calm_answers():
+    # three long shouted complaints (+8 dB, 6 s each) and four short calm answers (1.2 s each):
+    # weighted by length the shouts would be the caller's "typical" level and stand at 0 dB
+    rng = np.random.default_rng(2)
+    parts, segs, t = [], [], 0.0
+    for i, (gain_db, secs) in enumerate([(8, 6.0), (0, 1.2), (8, 6.0), (0, 1.2), (0, 1.2), (8, 6.0), (0, 1.2)]):
+        parts.append((rng.normal(0, 0.03, int(secs * SR)) * 10 ** (gain_db / 20)).astype(np.float32))
+        segs.append(Segment(CUSTOMER, t, t + secs, f"seg{i}"))
+        t += secs
+    levels = relative_levels({CUSTOMER: np.concatenate(parts)}, SR, segs)
+    shouted = [lv.db_rel for lv in levels if lv.end - lv.start > 5]
+    assert len(shouted) == 3 and all(r >= 7.0 for r in shouted)
+
+
+def test_speech_rate_counts_amounts_as_they_are_said():
+    from audit.syllables import syllables
+
+    assert syllables("一月二百八十六度") == syllables("1月286度") == 8
+    assert syllables("工号2865") == 6  # IDs and numbers of four digits or more: one syllable a digit
+    assert syllables("零点5") == 3 and syllables("共05户") == 4
+    # 4 s of a bill read out: 24 syllables (6 per s), though only 17 characters are written
+    fast = speech_rates([Segment(AGENT, 0.0, 4.0, "142块9毛8，156块2毛4，129块")], min_duration=2.0)
+    assert fast[0].cps == 6.0
