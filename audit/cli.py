@@ -285,8 +285,9 @@ def model_fetch(config_path: Path | None) -> None:
 def score(config_path: Path | None, day, call_ids: tuple[str, ...], force: bool, as_json: bool) -> None:
     """Score transcribed calls with the rule packs and print their flags.
 
-    Each flag: call_id, category, rule_id, severity, points, speaker, start, end,
-    evidence, confidence (0-1) and review_only. A review-only flag (a required
+    Each flag is an episode (close hits of one rule, see [scoring] episode_gap):
+    call_id, category, rule_id, severity, points, speaker, start, end, evidence
+    (the strongest hit's), confidence (0-1), review_only and hits. A review-only flag (a required
     phrase ASR heard poorly or only nearly, a speaker guess on a mono call) is
     listed for a reviewer and costs no points until confirmed. Flags are stored
     in the workspace and replaced, never duplicated, when a call is scored again
@@ -346,7 +347,7 @@ def _scored_call_records(config: Config, ids: list[str], stored, flags) -> list[
             "call_id": cid, "topic": stored.at[cid, "topic"], "total": float(after.at[cid, "total"]),
             "machine_total": float(stored.at[cid, "total"]),
             "dimensions": {d: float(after.at[cid, d]) for d in after.columns if d != "total"},
-            "flags": [{**{k: _plain(f[k]) for k in keys}, "review_only": bool(f["review_only"]),
+            "flags": [{**{k: _plain(f[k]) for k in keys}, "review_only": bool(f["review_only"]), "hits": int(f["hits"]),
                        "decision": f["decision"] if isinstance(f["decision"], str) else None}
                       for f in mine.to_dict(orient="records")],
         })

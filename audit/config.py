@@ -107,6 +107,7 @@ address = ""                     # ray only: "" = start Ray here; "ray://head:10
 
 [scoring]
 rules = "rules"                  # folder of YAML rule packs
+episode_gap = 10.0               # hits of one rule this many seconds apart or closer are one episode (one finding)
 # Weights of the dimension scores in the call total (need not sum to 1).
 [scoring.weights]
 "应答规范" = 1.0
@@ -174,6 +175,7 @@ class Config:
     executor_address: str = ""
     mask_pii: bool = True
     confidence: ConfidenceOptions = ConfidenceOptions()
+    episode_gap: float = 10.0
     clip_padding: float = 3.0
     clip_format: str = "mp3"
     clip_channels: str = "both"
@@ -231,6 +233,13 @@ def _site_terms(site) -> tuple[str, ...]:
             raise ConfigError(f"site.{key} must be a list of names")
         out += [str(v).strip() for v in vals if str(v).strip()]
     return tuple(dict.fromkeys(out))
+
+
+def _episode_gap(sc: dict) -> float:
+    gap = _get(sc, "episode_gap", float, 10.0, "scoring")
+    if gap < 0:
+        raise ConfigError(f"scoring.episode_gap must be seconds >= 0, got {gap}")
+    return gap
 
 
 def _confidence(raw) -> ConfidenceOptions:
@@ -306,6 +315,7 @@ def load_config(path: Path | None = None) -> Config:
         rules=p(_get(sc, "rules", str, "rules", "scoring")),
         weights={str(k): float(v) for k, v in sc.get("weights", {}).items()},
         confidence=_confidence(sc.get("confidence", {})),
+        episode_gap=_episode_gap(sc),
         executor=executor,
         executor_address=_get(ex, "address", str, "", "executor"),
         mask_pii=_get(rp, "mask_pii", bool, True, "reports"),

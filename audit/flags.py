@@ -27,6 +27,7 @@ class Flag:
     evidence: str
     confidence: float = 1.0  # how sure: ASR quality, match quality, margin over a threshold (0-1)
     review_only: bool = False  # listed for a reviewer, no points deducted (see audit/confidence.py)
+    hits: int = 1  # an episode: this many close hits of the rule (audit/episodes.py)
 
     @property
     def key(self) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from audit.acoustic import Measures, measure_call
 from audit.confidence import ConfidenceOptions
+from audit.episodes import DEFAULT_GAP, episodes
 from audit.flags import CallView, Flag, apply_rules, classify_topic
 from audit.rules import RulePack, load_pack
 from audit.scores import dimension_scores, weighted_total
@@ -55,25 +56,27 @@ def long_call_breakdown(transcript: Transcript, measures: Measures, flags: list[
 
 def score_call(
     call_id: str, transcript: Transcript, measures: Measures, pack: RulePack, weights: dict[str, float], topic_hint: str = "",
-    confidence: ConfidenceOptions = ConfidenceOptions(),
+    confidence: ConfidenceOptions = ConfidenceOptions(), episode_gap: float = DEFAULT_GAP,
 ) -> CallScore:
     topic = classify_topic(pack, transcript.segments, topic_hint)
     view = CallView(call_id, transcript.segments, measures, topic, transcript.layout, transcript.attribution_confidence, confidence)
-    flags = apply_rules(pack, view)
+    flags = episodes(apply_rules(pack, view), episode_gap)
     dims = dimension_scores(flags, pack, measures.mean_logprob)
     long_call = long_call_breakdown(transcript, measures, flags, topic) if measures.duration > LONG_CALL_S else None
-    return CallScore(call_id, topic, tuple(flags), dims, weighted_total(dims, weights), long_call, scored_with(pack, confidence))
+    return CallScore(call_id, topic, tuple(flags), dims, weighted_total(dims, weights), long_call,
+                     scored_with(pack, confidence, episode_gap))
 
 
-def scored_with(pack: RulePack, confidence: ConfidenceOptions) -> str:
-    """What a stored score was made with: the rule pack's digest, and the review-only thresholds
-    when they are not the defaults (changing either means rescoring)."""
+def scored_with(pack: RulePack, confidence: ConfidenceOptions, episode_gap: float = DEFAULT_GAP) -> str:
+    """What a stored score was made with: the rule pack's digest, the episode gap, and the
+    review-only thresholds when they are not the defaults (changing any means rescoring)."""
+    made = f"{pack.digest}+ep{episode_gap:g}"
     if confidence == ConfidenceOptions():
-        return pack.digest
+        return made
     import hashlib
     import json
 
-    return pack.digest + "+" + hashlib.sha256(json.dumps(asdict(confidence), sort_keys=True).encode()).hexdigest()[:8]
+    return made + "+" + hashlib.sha256(json.dumps(asdict(confidence), sort_keys=True).encode()).hexdigest()[:8]
 
 
 # ---------------------------------------------------------------- nightly stage
@@ -82,8 +85,9 @@ def scored_with(pack: RulePack, confidence: ConfidenceOptions) -> str:
 _worker: dict = {}
 
 
-def _init_scorer(pack: RulePack, weights: dict[str, float], confidence: ConfidenceOptions = ConfidenceOptions()) -> None:
-    _worker.update(pack=pack, weights=weights, confidence=confidence)
+def _init_scorer(pack: RulePack, weights: dict[str, float], confidence: ConfidenceOptions = ConfidenceOptions(),
+                 episode_gap: float = DEFAULT_GAP) -> None:
+    _worker.update(pack=pack, weights=weights, confidence=confidence, episode_gap=episode_gap)
 
 
 def _score_job(job: tuple[str, str, dict, str]) -> tuple[CallScore, Measures]:
@@ -97,7 +101,7 @@ def _score_job(job: tuple[str, str, dict, str]) -> tuple[CallScore, Measures]:
         raise AuditError(f"{Path(path).name}: no speech found (silent or unusable audio); not scored")
     measures = measure_call(decode(Path(path)), transcript)
     return score_call(call_id, transcript, measures, _worker["pack"], _worker["weights"], topic_hint,
-                      _worker.get("confidence", ConfidenceOptions())), measures
+                      _worker.get("confidence", ConfidenceOptions()), _worker.get("episode_gap", DEFAULT_GAP)), measures
 
 
 def score_stage(config, store, day: str, progress=None, force: bool = False):
@@ -137,7 +141,7 @@ def score_stage(config, store, day: str, progress=None, force: bool = False):
             res.failed += 1
             tick(row.call_id, "failed")
             continue  # transcription failed: already reported by that stage
-        if not force and store.status(row.call_id, "score") == "done" and store.score_rulepack(row.call_id) == scored_with(pack, config.confidence):
+        if not force and store.status(row.call_id, "score") == "done" and store.score_rulepack(row.call_id) == scored_with(pack, config.confidence, config.episode_gap):
             res.cached += 1
             tick(row.call_id, "cached")
             continue
@@ -151,7 +155,7 @@ def score_stage(config, store, day: str, progress=None, force: bool = False):
     # Worker processes pay a few seconds of imports: only worth it for a real batch.
     workers = plan_workers(config.transcribe.workers).workers if len(jobs) >= 8 else 1
     for job, result, exc in run_jobs(
-        _score_job, jobs, workers, initializer=_init_scorer, initargs=(pack, config.weights, config.confidence),
+        _score_job, jobs, workers, initializer=_init_scorer, initargs=(pack, config.weights, config.confidence, config.episode_gap),
         executor=config.executor, address=config.executor_address,
     ):
         call_id = job[0]

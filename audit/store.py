@@ -121,6 +121,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE flags ADD COLUMN confidence REAL NOT NULL DEFAULT 1.0;
     ALTER TABLE flags ADD COLUMN review_only INTEGER NOT NULL DEFAULT 0;
     """,
+    # 4: a flag is an episode of close hits of one rule (audit/episodes.py)
+    """
+    ALTER TABLE flags ADD COLUMN hits INTEGER NOT NULL DEFAULT 1;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -289,12 +293,12 @@ class Store:
         self.db.execute("DELETE FROM flags WHERE call_id = ?", (score.call_id,))
         self.db.executemany(
             """INSERT INTO flags (flag_key, call_id, category, rule_id, severity, points, speaker, start, end,
-                   evidence, rulepack, confidence, review_only) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)
+                   evidence, rulepack, confidence, review_only, hits) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)
                ON CONFLICT(flag_key) DO UPDATE SET evidence=excluded.evidence, end=excluded.end,
-                   confidence=excluded.confidence, review_only=excluded.review_only""",
+                   confidence=excluded.confidence, review_only=excluded.review_only, hits=excluded.hits""",
             [
                 (f.key, f.call_id, f.category, f.rule_id, f.severity, f.points, f.speaker, f.start, f.end,
-                 f.evidence, score.rulepack, f.confidence, int(f.review_only))
+                 f.evidence, score.rulepack, f.confidence, int(f.review_only), f.hits)
                 for f in score.flags
             ],
         )
@@ -342,7 +346,7 @@ class Store:
     def flags_with_reviews(self, call_ids: list[str]) -> pd.DataFrame:
         """These calls' flags with their review (decision, followup, note; None when not reviewed)."""
         cols = ["flag_key", "call_id", "category", "rule_id", "severity", "points", "speaker", "start", "end",
-                "evidence", "confidence", "review_only", "decision", "followup", "note"]
+                "evidence", "confidence", "review_only", "hits", "decision", "followup", "note"]
         if not call_ids:
             return pd.DataFrame(columns=cols)
         marks = ",".join("?" * len(call_ids))

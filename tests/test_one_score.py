@@ -27,9 +27,8 @@ class ScriptEngine:
     name = "fake"
 
     def run(self, samples, batched=True):
-        if len(samples) < 16000 * 40:  # a re-decoded gap: nothing more heard
-            return []
-        return [Segment("", 2.0 + 6 * i, 6.0 + 6 * i, t, -0.2, 0.01, (Word(2.0 + 6 * i, 6.0 + 6 * i, t, 0.9),))
+        # 15 s apart: each brush-off its own episode (see test_episodes for close ones)
+        return [Segment("", 2.0 + 15 * i, 6.0 + 15 * i, t, -0.2, 0.01, (Word(2.0 + 15 * i, 6.0 + 15 * i, t, 0.9),))
                 for i, t in enumerate(LINES)]
 
 
@@ -46,7 +45,7 @@ def ws(tmp_path):
                    encoding="utf-8")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(transcribe, "load_engine", lambda options: ScriptEngine())
-        mp.setattr(pipeline, "transcribe_options", lambda settings, threads=0: TranscribeOptions(model="fake", threads=1))
+        mp.setattr(pipeline, "transcribe_options", lambda settings, threads=0: TranscribeOptions(model="fake", threads=1, refill=False))
         res = CliRunner().invoke(cli, ["nightly", "--date", DAY, "--json", "--config", str(cfg)])
     assert res.exit_code == 0, res.output
     return ws
