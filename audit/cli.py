@@ -128,19 +128,23 @@ def _echo_summary(s: dict) -> None:
 
 
 def progress_bars(enabled: bool):
-    """progress(stage, total) -> tick(call_id, outcome): a tqdm bar per stage with calls/min and ETA."""
+    """progress(stage, total) -> tick(call_id, outcome): a tqdm bar per stage with the rate of
+    calls actually worked on and the ETA from it (audit/progress.py)."""
     if not enabled:
         return None
     from tqdm import tqdm
 
+    from audit.progress import StageProgress
+
     def start(stage: str, total: int):
-        bar = tqdm(total=total, desc=f"{stage:>10}", unit="call", file=sys.stderr, dynamic_ncols=True, leave=True)
-        counts = {"done": 0, "cached": 0, "failed": 0}
+        # tqdm's own rate and ETA count cached calls: shown are ours
+        bar = tqdm(total=total, desc=f"{stage:>10}", unit="call", file=sys.stderr, dynamic_ncols=True, leave=True,
+                   bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]")
+        state = StageProgress(stage, total)
 
         def tick(call_id: str, outcome: str) -> None:
-            counts[outcome] = counts.get(outcome, 0) + 1
-            rate = bar.format_dict.get("rate") or 0
-            bar.set_postfix_str(f"{rate * 60:.1f} calls/min, {counts['failed']} failed", refresh=False)
+            state.tick(outcome)
+            bar.set_postfix_str(state.describe(), refresh=False)
             bar.update(1)
             if bar.n >= bar.total:
                 bar.close()
