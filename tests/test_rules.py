@@ -49,6 +49,23 @@ def test_fuzzy_initials_are_folded():
     assert pat.search("请您少等") is not None  # shao deng, other tone
 
 
+def test_pinyin_mode_does_not_match_near_words_of_another_sound():
+    # same initials or same finals are not the same sound: these must stay apart
+    cases = {"工号": ["公告一下", "共享单车", "工厂", "功课"], "稍等": ["少的", "烧掉", "上等"], "投诉": ["土速", "透露"]}
+    for phrase, near in cases.items():
+        pat = compile_pattern({"any": [phrase], "pinyin": True}, "t")
+        for text in near:
+            assert pat.search(text) is None, (phrase, text)
+    assert compile_pattern({"any": ["投诉"], "pinyin": True}, "t").search("偷书") is not None  # tou shu: a true homophone
+
+
+def test_whole_word_does_not_match_inside_a_longer_word():
+    ww = compile_pattern({"any": ["电话"], "whole_word": True}, "t")
+    plain = compile_pattern({"any": ["电话"]}, "t")
+    for text in ("电话费交了吗", "电话号码多少"):
+        assert plain.search(text) is not None and ww.search(text) is None, text
+
+
 def test_regex_and_whole_word():
     pat = compile_pattern({"regex": ["[1一幺][2二][3三][9九][8八]"]}, "t")
     assert pat.search("我就打一二三九八投诉") and pat.search("打12398")
