@@ -356,6 +356,30 @@ class Store:
                 ORDER BY f.call_id, f.start""",  # noqa: S608 (placeholders only)
             self.db, params=list(call_ids))
 
+    def topics_by_day(self, first: str, last: str, team: str | None = None) -> pd.DataFrame:
+        """day, topic of every scored call of the days first..last."""
+        q = "SELECT c.day, cs.topic FROM call_scores cs JOIN calls c USING (call_id) WHERE c.day BETWEEN ? AND ?"
+        q += " AND c.team = ?" if team else ""
+        return pd.read_sql_query(q, self.db, params=[first, last] + ([team] if team else []))
+
+    def rule_precision(self) -> pd.DataFrame:
+        """Per rule, over all flags so far: how many were reviewed, confirmed, dismissed."""
+        return pd.read_sql_query(
+            """SELECT f.rule_id, f.category, COUNT(*) AS flags,
+                      SUM(CASE WHEN r.decision IS NOT NULL THEN 1 ELSE 0 END) AS reviewed,
+                      SUM(CASE WHEN r.decision IN ('confirm', 'case') THEN 1 ELSE 0 END) AS confirmed,
+                      SUM(CASE WHEN r.decision = 'dismiss' THEN 1 ELSE 0 END) AS dismissed
+               FROM flags f LEFT JOIN reviews r USING (flag_key) GROUP BY f.rule_id, f.category ORDER BY f.rule_id""",
+            self.db)
+
+    def coverage(self, first: str, last: str, team: str | None = None) -> tuple[int, int]:
+        """(calls indexed, calls sampled) on the days first..last."""
+        t, params = (" AND c.team = ?", [first, last, team]) if team else ("", [first, last])
+        indexed = self.db.execute(f"SELECT COUNT(*) FROM calls c WHERE c.day BETWEEN ? AND ?{t}", params).fetchone()[0]
+        sampled = self.db.execute(
+            f"SELECT COUNT(*) FROM samples s JOIN calls c USING (call_id) WHERE s.day BETWEEN ? AND ?{t}", params).fetchone()[0]
+        return int(indexed), int(sampled)
+
     # ---- runs --------------------------------------------------------------
 
     def start_run(self, day: str, command: str) -> int:

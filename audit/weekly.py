@@ -77,10 +77,7 @@ def _agent_table(calls: pd.DataFrame, flags: pd.DataFrame, categories: list[str]
 
 def _topic_table(store: Store, end: date, start: date, team: str | None) -> pd.DataFrame:
     first = start - timedelta(days=SURGE_DAYS)
-    q = """SELECT c.day, cs.topic FROM call_scores cs JOIN calls c USING (call_id) WHERE c.day BETWEEN ? AND ?""" + (
-        " AND c.team = ?" if team else ""
-    )
-    df = pd.read_sql_query(q, store.db, params=[first.isoformat(), end.isoformat()] + ([team] if team else []))
+    df = store.topics_by_day(first.isoformat(), end.isoformat(), team)
     days = [(first + timedelta(days=i)).isoformat() for i in range((end - first).days + 1)]
     counts = df.groupby(["day", "topic"]).size().unstack(fill_value=0).reindex(index=days, fill_value=0)
     rows = []
@@ -98,14 +95,7 @@ def _topic_table(store: Store, end: date, start: date, team: str | None) -> pd.D
 
 def _rule_precision(store: Store) -> pd.DataFrame:
     """Per rule, over all reviewed flags so far: how often reviewers confirmed it."""
-    return pd.read_sql_query(
-        """SELECT f.rule_id, f.category, COUNT(*) AS flags,
-                  SUM(CASE WHEN r.decision IS NOT NULL THEN 1 ELSE 0 END) AS reviewed,
-                  SUM(CASE WHEN r.decision IN ('confirm', 'case') THEN 1 ELSE 0 END) AS confirmed,
-                  SUM(CASE WHEN r.decision = 'dismiss' THEN 1 ELSE 0 END) AS dismissed
-           FROM flags f LEFT JOIN reviews r USING (flag_key) GROUP BY f.rule_id, f.category ORDER BY f.rule_id""",
-        store.db,
-    ).assign(precision=lambda d: (d["confirmed"] / d["reviewed"].where(d["reviewed"] > 0)).round(2))
+    return store.rule_precision().assign(precision=lambda d: (d["confirmed"] / d["reviewed"].where(d["reviewed"] > 0)).round(2))
 
 
 def _week(store: Store, start: date, end: date, team: str | None, pack: RulePack | None,
@@ -147,13 +137,7 @@ def build_scorecard(
         for k, h in reversed(list(enumerate(history)))
     ]
 
-    team_sql = " AND team = ?" if team else ""
-    tparams = [start.isoformat(), end.isoformat()] + ([team] if team else [])
-    indexed = store.db.execute(f"SELECT COUNT(*) FROM calls WHERE day BETWEEN ? AND ?{team_sql}", tparams).fetchone()[0]
-    sampled = store.db.execute(
-        f"SELECT COUNT(*) FROM samples s JOIN calls c USING (call_id) WHERE s.day BETWEEN ? AND ?{team_sql.replace('team', 'c.team')}",
-        tparams,
-    ).fetchone()[0]
+    indexed, sampled = store.coverage(start.isoformat(), end.isoformat(), team)
     return Scorecard(
         week=week, team=team, calls=calls, agents=agents, flags=flags, indexed=indexed, sampled=sampled,
         trend=trend, topics=_topic_table(store, end, start, team), rule_precision=_rule_precision(store), team_mean=team_mean,
