@@ -297,7 +297,8 @@ def score(config_path: Path | None, day, call_ids: tuple[str, ...], force: bool,
     in the workspace and replaced, never duplicated, when a call is scored again
     (e.g. after editing a rule); review decisions are kept.
 
-    `total` and `dimensions` are the score after review, the same number the daily
+    Phone, ID and account numbers in evidence are masked unless [reports] mask_pii
+    = false. `total` and `dimensions` are the score after review, the same number the daily
     summary, weekly workbook and monthly roll-up show; `machine_total` is the score
     before any review, and each flag carries its `decision` (or null).
     """
@@ -336,9 +337,11 @@ def score(config_path: Path | None, day, call_ids: tuple[str, ...], force: bool,
 def _scored_call_records(config: Config, ids: list[str], stored, flags) -> list[dict]:
     """score --json: per call the score after review (audit.scores, as every report has it), the
     machine's own total, and the flags with their review decision."""
+    from audit.masking import mask_numbers
     from audit.rules import load_pack
     from audit.scores import reviewed_scores
 
+    mask = mask_numbers if config.mask_pii else (lambda text: text)
     stored = stored.set_index("call_id", drop=False)
     after = reviewed_scores(stored, flags, load_pack(config.rules, []), config.weights)
     keys = ("call_id", "category", "rule_id", "severity", "points", "speaker", "start", "end", "evidence", "confidence")
@@ -351,7 +354,8 @@ def _scored_call_records(config: Config, ids: list[str], stored, flags) -> list[
             "call_id": cid, "topic": stored.at[cid, "topic"], "total": float(after.at[cid, "total"]),
             "machine_total": float(stored.at[cid, "total"]),
             "dimensions": {d: float(after.at[cid, d]) for d in after.columns if d != "total"},
-            "flags": [{**{k: _plain(f[k]) for k in keys}, "review_only": bool(f["review_only"]), "hits": int(f["hits"]),
+            "flags": [{**{k: _plain(f[k]) for k in keys}, "evidence": mask(f["evidence"] or ""),
+                       "review_only": bool(f["review_only"]), "hits": int(f["hits"]),
                        "decision": f["decision"] if isinstance(f["decision"], str) else None}
                       for f in mine.to_dict(orient="records")],
         })

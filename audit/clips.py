@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from audit.errors import AudioError
-from audit.excel import mask_numbers
+from audit.masking import MASK_VERSION, mask_numbers, mask_texts
 
 log = logging.getLogger("audit")
 
@@ -76,7 +76,7 @@ def cut_clips(
         call = calls.loc[call_id]
         agent_dir = out_dir / _safe(call["agent_id"])
         todo = [(f, agent_dir / f"{clip_name(f)}.{options.fmt}") for f in group.itertuples(index=False)]
-        if all(p.exists() and p.with_suffix(".json").exists() for _, p in todo):
+        if all(p.exists() and _sidecar_current(p.with_suffix(".json"), options.mask) for _, p in todo):
             made.update({f.flag_key: p for f, p in todo})
             continue
         try:
@@ -89,6 +89,8 @@ def cut_clips(
         for stale in agent_dir.glob(".clip-*"):  # left by a killed run (callers hold the report lock)
             stale.unlink(missing_ok=True)
         segs = (transcripts.get(call_id) or {}).get("segments", [])
+        # masked over the whole call: a number split across segments, or cut by the clip window, is still caught
+        texts = mask_texts([s["text"] for s in segs]) if options.mask else [s["text"] for s in segs]
         for f, path in todo:
             a = max(0.0, float(f.start) - options.padding)
             b = min(len(audio) / 1000, float(f.end if f.end is not None and not pd.isna(f.end) else f.start) + options.padding)
@@ -96,20 +98,29 @@ def cut_clips(
             if options.channels == "speaker" and audio.channels == 2:
                 piece = piece.split_to_mono()[0 if f.speaker == "agent" else 1]
             excerpt = [
-                {"speaker": s["speaker"], "start": s["start"], "end": s["end"],
-                 "text": mask_numbers(s["text"]) if options.mask else s["text"]}
-                for s in segs if s["end"] >= a and s["start"] <= b
+                {"speaker": s["speaker"], "start": s["start"], "end": s["end"], "text": text}
+                for s, text in zip(segs, texts) if s["end"] >= a and s["start"] <= b
             ]
             side = {
                 "flag_key": f.flag_key, "call_id": call_id, "agent_id": call["agent_id"], "category": f.category,
                 "rule_id": f.rule_id, "severity": f.severity, "start": f.start, "end": f.end,
                 "evidence": mask_numbers(f.evidence or "") if options.mask else f.evidence,
                 "clip_start_in_call": round(a, 2), "transcript": excerpt,
+                "masking": MASK_VERSION if options.mask else None,
             }
             _write_atomic(path, lambda tmp: piece.export(tmp, format=options.fmt))
             _write_atomic(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(json.dumps(side, ensure_ascii=False, indent=1), encoding="utf-8"))
             made[f.flag_key] = path
     return made, problems
+
+
+def _sidecar_current(path: Path, mask: bool) -> bool:
+    """A sidecar written with older masking (or another mask_pii setting) is cut again."""
+    try:
+        side = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return side.get("masking") == (MASK_VERSION if mask else None)
 
 
 def _write_atomic(path: Path, write) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 import unicodedata
 from pathlib import Path
@@ -15,28 +14,13 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from audit.masking import mask_numbers  # noqa: F401  (moved to audit.masking; still importable from here)
+
 FONT_NAME = "Microsoft YaHei"  # falls back to any CJK font where absent (LibreOffice: Noto Sans CJK)
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 HEADER_FONT = Font(name=FONT_NAME, bold=True)
 LINK_FONT = Font(name=FONT_NAME, color="0563C1", underline="single")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-# Personal numbers in transcripts and caller fields (reports mask them by default).
-_ID_CARD = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?!\d)")
-_MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4,6}(\d{2})(?!\d)")
-_LONG_NUMBER = re.compile(r"(?<!\d)(\d{2})\d{5,}(\d{2})(?!\d)")  # account (户号), landline, card numbers
-_CN_DIGITS = re.compile(r"[零〇一二两三四五六七八九幺]{7,}")
-
-
-def mask_numbers(text: str) -> str:
-    """Keep the first and last digits of personal numbers: 13812345678 -> 138******78."""
-    if not text:
-        return text
-    text = _ID_CARD.sub(lambda m: m.group(1) + "*" * 8 + m.group(2), text)
-    text = _MOBILE.sub(lambda m: m.group(1) + "*" * (len(m.group(0)) - 5) + m.group(2), text)
-    text = _LONG_NUMBER.sub(lambda m: m.group(1) + "*" * (len(m.group(0)) - 4) + m.group(2), text)
-    return _CN_DIGITS.sub(lambda m: m.group(0)[:2] + "*" * (len(m.group(0)) - 4) + m.group(0)[-2:], text)
-
 
 def safe_text(value: Any) -> Any:
     """Text that would start a formula in Excel/LibreOffice gets a leading apostrophe (stays text)."""

@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from audit.clips import ClipOptions, cut_clips
 from audit.config import Config
 from audit.errors import AuditError
-from audit.excel import mask_numbers
+from audit.masking import mask_numbers
 from audit.rules import load_pack
 from audit.store import RunLock, Store, now
 from audit.scores import counted_flags, reviewed_scores

@@ -13,7 +13,8 @@ from openpyxl.styles import PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from audit.excel import Book, mask_numbers
+from audit.excel import Book
+from audit.masking import mask_numbers
 from audit.rules import DIMENSIONS
 from audit.scores import counted_flags
 from audit.weekly import FOLLOWUPS, KB_CATEGORIES, REPORT_CATEGORIES, SURGE_RULE, Scorecard

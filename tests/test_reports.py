@@ -10,7 +10,8 @@ from openpyxl import load_workbook
 
 from audit import pipeline, transcribe
 from audit.cli import cli
-from audit.excel import mask_numbers, safe_text
+from audit.excel import safe_text
+from audit.masking import mask_numbers
 from audit.transcribe import Segment, TranscribeOptions, Word
 
 PHONE = "13812345678"
@@ -116,6 +117,9 @@ def test_numbers_masked_and_formulas_neutralized(ws):
     callers = [r["主叫号码"] for r in rows(wb["上报事项"])]
     assert "'=cmd|' /C calc'!A0" in callers
     assert any(c and "******" in c for c in callers)
+    scored = CliRunner().invoke(cli, ["score", "--date", "2026-11-19", "--json", "--config", str(ws / "audit.toml")])
+    evidence = [f["evidence"] for c in json.loads(scored.output) for f in c["flags"]]
+    assert evidence and not any(PHONE in e for e in evidence)
 
 
 def test_clip_links_resolve_to_clip_files_with_sidecars(ws):
