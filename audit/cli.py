@@ -371,7 +371,7 @@ def _plain(value):
 
 def _default_week(config: Config) -> str:
     from audit.pipeline import yesterday
-    from audit.weekly import week_of
+    from audit.reports.scorecard import week_of
 
     return week_of(yesterday(config.timezone))
 
@@ -393,7 +393,7 @@ def weekly(config_path: Path | None, week: str | None, team: str | None, no_clip
     (daily counts, surges), 规则精度, 片段索引. Reviews entered in 问题明细 come
     back with `callaudit review import`; regenerating keeps them.
     """
-    from audit.reports import weekly_report
+    from audit.reports.weekly import weekly_report
 
     config = _load(config_path)
     res = weekly_report(config, week or _default_week(config), team, with_clips=not no_clips)
@@ -420,7 +420,7 @@ def clips(config_path: Path | None, week: str | None, call_id: str | None, categ
     Each clip (padding from [reports] clip_padding) has a .json sidecar with the
     flag and the transcript excerpt (numbers masked unless mask_pii = false).
     """
-    from audit.reports import clips_report
+    from audit.reports.weekly import clips_report
 
     config = _load(config_path)
     made, problems = clips_report(config, week or (None if call_id else _default_week(config)), call_id, category)
@@ -441,7 +441,7 @@ def clips(config_path: Path | None, week: str | None, call_id: str | None, categ
 @_fail_cleanly
 def monthly(config_path: Path | None, month: str, as_json: bool) -> None:
     """Monthly roll-up: scored calls, mean scores per agent, flags per category, must-report count."""
-    from audit.reports import monthly_summary
+    from audit.reports.monthly import monthly_summary
 
     out = monthly_summary(_load(config_path), month)
     if as_json:
@@ -470,7 +470,7 @@ def review_import(workbook: Path, config_path: Path | None, as_json: bool) -> No
     Dismissed flags stop counting in later reports; confirmed/dismissed counts give
     each rule's precision (sheet 规则精度). Empty cells leave earlier reviews as they are.
     """
-    from audit.reports import import_reviews
+    from audit.reviews import import_reviews
 
     res = import_reviews(_load(config_path), workbook)
     if as_json:

@@ -39,7 +39,7 @@ def run_nightly(
                 from audit.scoring import score_stage
 
                 summary["score"] = score_stage(config, store, days, progress, force).summary()
-                from audit.reports import daily_summary
+                from audit.reports.daily import daily_summary
 
                 daily = daily_summary(config, store, days)
                 summary.update({k: daily[k] for k in ("to_report", "surges", "file")})

@@ -380,6 +380,26 @@ class Store:
             f"SELECT COUNT(*) FROM samples s JOIN calls c USING (call_id) WHERE s.day BETWEEN ? AND ?{t}", params).fetchone()[0]
         return int(indexed), int(sampled)
 
+    # ---- reviews -----------------------------------------------------------
+
+    def flag_keys(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT flag_key FROM flags")}
+
+    def put_review(self, flag_key: str, decision: str | None, followup: str | None, note: str | None) -> None:
+        """Record a reviewer's decision, follow-up and note; a None leaves what was there."""
+        self.db.execute(
+            """INSERT INTO reviews (flag_key, decision, followup, note, reviewed_at) VALUES (?,?,?,?,?)
+               ON CONFLICT(flag_key) DO UPDATE SET
+                 decision=COALESCE(excluded.decision, reviews.decision),
+                 followup=COALESCE(excluded.followup, reviews.followup),
+                 note=COALESCE(excluded.note, reviews.note), reviewed_at=excluded.reviewed_at""",
+            (flag_key, decision, followup, note, now()),
+        )
+
+    def call_day(self, call_id: str) -> str | None:
+        row = self.db.execute("SELECT day FROM calls WHERE call_id = ?", (call_id,)).fetchone()
+        return row[0] if row else None
+
     # ---- runs --------------------------------------------------------------
 
     def start_run(self, day: str, command: str) -> int:

@@ -72,7 +72,7 @@ def baseline_xlsx(rows: int, cols: int, path: Path) -> float:
 
 
 def bench(agents: int, per_day: int) -> list[tuple[str, float, float | None]]:
-    from audit.reports import weekly_report
+    from audit.reports.weekly import weekly_report
 
     with tempfile.TemporaryDirectory() as tmp:
         ws = Path(tmp)

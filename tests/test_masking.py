@@ -177,7 +177,7 @@ def test_numbers_masked_in_workbook_clips_and_daily_summary(night):
 
 def test_mask_pii_false_leaves_the_daily_summary_readable(night):
     from audit.config import load_config
-    from audit.reports import daily_summary
+    from audit.reports.daily import daily_summary
     from audit.store import Store
 
     ws, _ = night

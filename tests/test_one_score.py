@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from audit import pipeline, transcribe
 from audit.cli import cli
 from audit.config import load_config
-from audit.reports import daily_summary
+from audit.reports.daily import daily_summary
 from audit.store import Store
 from audit.transcribe import Segment, TranscribeOptions, Word
 

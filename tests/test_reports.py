@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 
 from audit import pipeline, transcribe
 from audit.cli import cli
-from audit.excel import safe_text
+from audit.reports.xlsx import safe_text
 from audit.masking import mask_numbers
 from audit.transcribe import Segment, TranscribeOptions, Word
 

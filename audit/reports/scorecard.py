@@ -7,7 +7,6 @@ collected, must-report calls are listed with their follow-up.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 

@@ -14,7 +14,6 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from audit.masking import mask_numbers  # noqa: F401  (moved to audit.masking; still importable from here)
 
 FONT_NAME = "Microsoft YaHei"  # falls back to any CJK font where absent (LibreOffice: Noto Sans CJK)
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")

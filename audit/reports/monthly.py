@@ -1,0 +1,36 @@
+"""The month's roll-up: scored calls, mean scores per agent (after review), flags per category."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from audit.config import Config
+from audit.errors import AuditError
+from audit.reports.scorecard import REPORT_CATEGORIES
+from audit.rules import load_pack
+from audit.scores import counted_flags, reviewed_scores
+from audit.store import Store
+
+
+def monthly_summary(config: Config, month: str) -> dict:
+    """Month roll-up: calls, mean scores per agent, flags per category, must-report count (complaint management's monthly summary)."""
+    try:
+        first = date.fromisoformat(month + "-01")
+    except ValueError as exc:
+        raise AuditError(f"month {month!r} is not like 2026-11") from exc
+    last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    with Store(config.database) as store:
+        calls = store.scored_calls(first.isoformat(), last.isoformat())
+        flags = store.flags_with_reviews(calls["call_id"].tolist())
+    pack = load_pack(config.rules, [])
+    calls["total"] = reviewed_scores(calls, flags, pack, config.weights)["total"]
+    counted = counted_flags(flags)
+    cats = {str(k): int(v) for k, v in counted["category"].value_counts().items()} if len(counted) else {}
+    agents = calls.groupby(["agent_id", "agent_name"])["total"].agg(["count", "mean"]).round(1).reset_index()
+    return {
+        "month": month, "scored_calls": int(len(calls)),
+        "mean_total": round(float(calls["total"].mean()), 1) if len(calls) else None,
+        "flags": dict(sorted(cats.items())),
+        "to_report": sum(cats.get(c, 0) for c in REPORT_CATEGORIES),
+        "agents": agents.rename(columns={"count": "calls", "mean": "mean_total"}).to_dict(orient="records"),
+    }
