@@ -511,6 +511,9 @@ def rules_check(folder: Path | None, config_path: Path | None) -> None:
     pack = load_pack(_rules_dir(config_path, folder))
     cats = sorted({r.category for r in pack.rules})
     click.echo(f"{len(pack.rules)} rules in {len(pack.files)} files, {len(cats)} categories, {len(pack.topics)} topics: OK")
+    unnamed = [c for c in cats if c not in pack.category_names]
+    if unnamed:  # reports then show the code itself
+        click.echo(f"note: no display name for {', '.join(unnamed)} (add `categories: {{code: 名称}}` to its file)")
 
 
 @rules.command("test")

@@ -102,6 +102,10 @@ class RulePack:
     digest: str  # hash of the rule files' text: recorded with every flag
     files: tuple[str, ...] = ()
     concepts: dict = field(default_factory=dict, hash=False, compare=False)
+    category_names: dict = field(default_factory=dict, hash=False, compare=False)  # code -> what reports call it
+
+    def category_name(self, code: str) -> str:
+        return self.category_names.get(code, code)
 
 
 def _num(d: dict, key: str, where: str, default=None, minimum: float | None = 0):
@@ -312,12 +316,23 @@ def load_pack(folder: Path, errors: list[str] | None = None) -> RulePack:
         digest.update(f.name.encode() + b"\0" + text.encode())
         rules += file_rules
         topics += file_topics
+    names: dict[str, str] = {}
+    for f, text in texts.items():
+        try:
+            for code, label in _parse_category_names(f.name, text).items():
+                if names.get(code, label) != label:
+                    raise RuleError(f"{f.name}: categories.{code}: named {label!r} here and {names[code]!r} in another file")
+                names[code] = label
+        except RuleError as exc:
+            if errors is None:
+                raise
+            errors.append(str(exc))
     seen: dict[str, str] = {}
     for r in rules:
         if r.id in seen:
             raise RuleError(f"{r.source}: rule {r.id}: id already used in {seen[r.id]}")
         seen[r.id] = r.source
-    return RulePack(tuple(rules), tuple(topics), digest.hexdigest()[:16], tuple(f.name for f in files), concepts)
+    return RulePack(tuple(rules), tuple(topics), digest.hexdigest()[:16], tuple(f.name for f in files), concepts, names)
 
 
 def _load_doc(name: str, text: str) -> dict:
@@ -325,9 +340,17 @@ def _load_doc(name: str, text: str) -> dict:
         doc = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise RuleError(f"{name}: not valid YAML ({exc})") from exc
-    if not isinstance(doc, dict) or set(doc) - {"pack", "description", "rules", "topics", "concepts"}:
-        raise RuleError(f"{name}: top level must be a mapping with pack, description, rules, topics, concepts")
+    if not isinstance(doc, dict) or set(doc) - {"pack", "description", "categories", "rules", "topics", "concepts"}:
+        raise RuleError(f"{name}: top level must be a mapping with pack, description, categories, rules, topics, concepts")
     return doc
+
+
+def _parse_category_names(name: str, text: str) -> dict[str, str]:
+    """`categories: {script.greeting: 开场白}`: what reports call a category (the code stays the key)."""
+    spec = _load_doc(name, text).get("categories") or {}
+    if not isinstance(spec, dict) or not all(isinstance(v, str) and v.strip() for v in spec.values()):
+        raise RuleError(f"{name}: 'categories' must map category codes to display names, e.g. script.greeting: 开场白")
+    return {str(k): v.strip() for k, v in spec.items()}
 
 
 def _parse_concepts(name: str, text: str) -> list[Concept]:

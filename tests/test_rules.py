@@ -226,3 +226,17 @@ def test_topic_classification():
     pack = load_pack(DEFAULT_RULES_DIR)
     segs = (Segment(CUSTOMER, 0, 3, "我家突然停电了，整栋楼都没电"), Segment(AGENT, 4, 6, "抢修人员已经到达现场"))
     assert classify_topic(pack, segs) == "outage"
+
+
+def test_category_display_names_come_from_the_rule_files(tmp_path):
+    from audit.rules import load_pack
+
+    (tmp_path / "a.yaml").write_text(
+        "pack: a\ncategories:\n  script.greeting: 开头语\nrules:\n"
+        "  - {id: g, category: script.greeting, dimension: 应答规范, severity: minor, points: 1, description: d,\n"
+        "     type: match, speaker: agent, pattern: [你好]}\n", encoding="utf-8")
+    pack = load_pack(tmp_path)
+    assert pack.category_name("script.greeting") == "开头语" and pack.category_name("risk.report") == "risk.report"
+    (tmp_path / "b.yaml").write_text("pack: b\ncategories:\n  script.greeting: 开场白\n", encoding="utf-8")
+    with pytest.raises(RuleError, match="categories.script.greeting: named '开场白' here and '开头语'"):
+        load_pack(tmp_path)

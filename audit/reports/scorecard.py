@@ -54,6 +54,7 @@ class Scorecard:
     topics: pd.DataFrame  # day x topic counts with surge marks
     rule_precision: pd.DataFrame
     team_mean: dict[str, float] = field(default_factory=dict)
+    category_names: dict[str, str] = field(default_factory=dict)  # from the rule pack: code -> display name
 
 
 def _with_scores(calls: pd.DataFrame, flags: pd.DataFrame, pack: RulePack | None, weights: dict[str, float]) -> pd.DataFrame:
@@ -140,4 +141,5 @@ def build_scorecard(
     return Scorecard(
         week=week, team=team, calls=calls, agents=agents, flags=flags, indexed=indexed, sampled=sampled,
         trend=trend, topics=_topic_table(store, end, start, team), rule_precision=_rule_precision(store), team_mean=team_mean,
+        category_names=dict(pack.category_names) if pack else {},
     )

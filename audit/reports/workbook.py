@@ -1,10 +1,17 @@
-"""Render a Scorecard as the weekly workbook team leaders open."""
+"""The weekly workbook team leaders open: one small writer per sheet, its columns declared as data.
+
+A sheet's columns are `Column`s (header, how to get the cell from a row, number format, an
+optional hyperlink), so a new column is one line and the review round-trip columns are found
+by name, not by position. Category names come from the rule pack (`categories:` in its files).
+"""
 
 from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable, Iterable
 
 import pandas as pd
 from openpyxl.chart import LineChart, Reference
@@ -13,22 +20,18 @@ from openpyxl.styles import PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from audit.reports.xlsx import Book
 from audit.masking import mask_numbers
+from audit.reports.scorecard import FOLLOWUPS, KB_CATEGORIES, REPORT_CATEGORIES, SURGE_RULE, Scorecard
+from audit.reports.xlsx import Book, Sheet
 from audit.rules import DIMENSIONS
 from audit.scores import counted_flags
-from audit.reports.scorecard import FOLLOWUPS, KB_CATEGORIES, REPORT_CATEGORIES, SURGE_RULE, Scorecard
 
 REVIEW_SHEET = "问题明细"
 REVIEW_COLUMNS = ("复核", "跟进", "备注", "flag_key")
-CATEGORY_NAMES = {
-    "script.greeting": "开场白", "script.closing": "结束语", "script.hold": "等待用语", "etiquette.forbidden": "服务禁语",
-    "answer.hedging": "答复含糊", "info.collection": "信息收集", "risk.escalation": "投诉升级", "risk.report": "须上报",
-    "emotion.customer": "客户情绪", "acoustic.silence": "静音", "acoustic.speech_rate": "语速",
-    "acoustic.interruption": "抢话", "acoustic.raised_voice": "提高音量",
-}
 DECISION_LABEL = {"confirm": "确认", "dismiss": "驳回", "case": "典型案例"}
+SPEAKER_LABEL = {"agent": "坐席", "customer": "客户"}
 RED = PatternFill("solid", fgColor="F8CBAD")
+DAY = "yyyy-mm-dd"
 
 
 def _num(v):
@@ -37,34 +40,70 @@ def _num(v):
     return round(float(v), 1)
 
 
-def _cat(c: str) -> str:
-    return f"{CATEGORY_NAMES.get(c, c)} ({c})"
+def _day(v):
+    return pd.Timestamp(v).to_pydatetime()
 
 
-def write_scorecard(sc: Scorecard, path: Path, mask: bool = True, clips: dict[str, str] | None = None) -> Path:
-    """clips: flag_key -> clip path relative to the workbook's folder."""
-    m = mask_numbers if mask else (lambda s: s)
-    clips = clips or {}
-    book = Book()
-    # Flags joined once with their call (per-row lookups are too slow at 100k flags).
-    call_cols = ["call_id", "day", "team", "agent_id", "agent_name", "caller", "topic"]
-    fx = sc.flags.merge(sc.calls[call_cols], on="call_id", how="left") if len(sc.flags) else sc.flags.reindex(
-        columns=list(sc.flags.columns) + call_cols[1:])
-    fx["day"] = pd.to_datetime(fx["day"])
+@dataclass(frozen=True)
+class Column:
+    header: str
+    value: Callable[[Any], Any]
+    fmt: str | None = None
+    link: Callable[[Any], str | None] | None = None  # row -> target; the cell then shows link_text
+    link_text: str | None = None
 
-    # ---- 总览 Overview
+
+@dataclass
+class Context:
+    """What every sheet writer reads: the week, masking, clip links and display names."""
+
+    sc: Scorecard
+    mask: Callable[[str], str]
+    clips: dict[str, str]
+    flags: pd.DataFrame = field(default_factory=pd.DataFrame)  # the week's flags joined with their call
+
+    def cat(self, code: str) -> str:
+        return f"{self.name(code)} ({code})"
+
+    def name(self, code: str) -> str:
+        return self.sc.category_names.get(code, code)
+
+    def clip(self, flag) -> str | None:
+        return self.clips.get(flag.flag_key)
+
+
+def table(book: Book, title: str, columns: list[Column], rows: Iterable, **kw) -> Sheet:
+    """A sheet of `columns` with one line per row."""
+    sheet = book.sheet(title, [c.header for c in columns], **kw)
+    formats = {i: c.fmt for i, c in enumerate(columns) if c.fmt}
+    linked = [(i, c) for i, c in enumerate(columns) if c.link]
+    for row in rows:
+        r = sheet.add([c.value(row) for c in columns], number_format=formats)
+        for i, c in linked:
+            target = c.link(row)
+            if target:
+                sheet.link(r, i + 1, target, c.link_text or target)
+    return sheet
+
+
+def _letter(columns: list[Column], header: str) -> str:
+    return get_column_letter([c.header for c in columns].index(header) + 1)
+
+
+# ---------------------------------------------------------------- sheets
+
+
+def overview(book: Book, ctx: Context) -> None:
+    sc = ctx.sc
     ov = book.sheet("总览", ["项目", "数值"], autofilter=False)
-    ov.add(["周次", sc.week])
-    ov.add(["班组", sc.team or "全部"])
-    ov.add(["索引通话数", sc.indexed])
-    ov.add(["抽检通话数", sc.sampled])
-    ov.add(["已评分通话数", len(sc.calls)])
-    ov.add(["平均总分", _num(sc.team_mean.get("total"))])
+    for item in (["周次", sc.week], ["班组", sc.team or "全部"], ["索引通话数", sc.indexed], ["抽检通话数", sc.sampled],
+                 ["已评分通话数", len(sc.calls)], ["平均总分", _num(sc.team_mean.get("total"))]):
+        ov.add(item)
     for d in DIMENSIONS:
         ov.add([f"平均分 · {d}", _num(sc.team_mean.get(d))])
     counted = counted_flags(sc.flags) if len(sc.flags) else sc.flags
     for cat, n in (counted["category"].value_counts().sort_index().items() if len(counted) else []):
-        ov.add([f"问题数 · {_cat(cat)}", int(n)])
+        ov.add([f"问题数 · {ctx.cat(cat)}", int(n)])
     waiting = sc.flags[sc.flags["review_only"].fillna(0).astype(bool) & sc.flags["decision"].isna()] if len(sc.flags) else sc.flags
     ov.add(["待复核(仅复核，不扣分)", len(waiting)])
     ov.add([None, None])
@@ -88,122 +127,170 @@ def write_scorecard(sc: Scorecard, path: Path, mask: bool = True, clips: dict[st
 
     ov.extras.append(trend_chart)
 
-    # ---- 座席评分 Agents
+
+def agents(book: Book, ctx: Context) -> None:
+    sc = ctx.sc
     cats = [c for c in sc.agents.columns if "." in c and not c.startswith(("gap:", "delta:"))]
-    head = ["排名", "工号", "姓名", "班组", "抽检通话", "总分", *DIMENSIONS, *[f"问题·{CATEGORY_NAMES.get(c, c)}" for c in cats],
-            "总分差距(对团队)", *[f"差距·{d}" for d in DIMENSIONS], "总分较上周", *[f"较上周·{d}" for d in DIMENSIONS]]
-    ag = book.sheet("座席评分", head, freeze="D2")
-    for a in sc.agents.to_dict(orient="records"):
-        ag.add(
-            [a["rank"], a["agent_id"], a["agent_name"], a["team"], int(a["calls"]), _num(a["total"]),
-             *[_num(a[d]) for d in DIMENSIONS], *[int(a[c]) for c in cats],
-             _num(a["gap:total"]), *[_num(a[f"gap:{d}"]) for d in DIMENSIONS],
-             _num(a["delta:total"]), *[_num(a[f"delta:{d}"]) for d in DIMENSIONS]],
-            number_format={i: "0.0" for i in range(5, len(head))},
-        )
+    score = lambda key: (lambda a: _num(a[key]))  # noqa: E731
+    columns = [
+        Column("排名", lambda a: a["rank"]), Column("工号", lambda a: a["agent_id"]), Column("姓名", lambda a: a["agent_name"]),
+        Column("班组", lambda a: a["team"]), Column("抽检通话", lambda a: int(a["calls"])),
+        Column("总分", score("total"), "0.0"), *[Column(d, score(d), "0.0") for d in DIMENSIONS],
+        *[Column(f"问题·{ctx.name(c)}", lambda a, c=c: int(a[c])) for c in cats],
+        Column("总分差距(对团队)", score("gap:total"), "0.0"), *[Column(f"差距·{d}", score(f"gap:{d}"), "0.0") for d in DIMENSIONS],
+        Column("总分较上周", score("delta:total"), "0.0"), *[Column(f"较上周·{d}", score(f"delta:{d}"), "0.0") for d in DIMENSIONS],
+    ]
+    ag = table(book, "座席评分", columns, sc.agents.to_dict(orient="records"), freeze="D2")
     n = len(sc.agents) + 1
     if n > 1:
-        first_gap = 7 + len(DIMENSIONS) + len(cats)
+        scores = f"{_letter(columns, '总分')}2:{_letter(columns, DIMENSIONS[-1])}{n}"
+        gaps = f"{_letter(columns, '总分差距(对团队)')}2:{get_column_letter(len(columns))}{n}"
 
         def agent_colors(ws):
-            ws.conditional_formatting.add(
-                f"F2:{get_column_letter(6 + len(DIMENSIONS))}{n}",
-                ColorScaleRule(start_type="num", start_value=60, start_color="F8696B", mid_type="num", mid_value=85,
-                               mid_color="FFEB84", end_type="num", end_value=100, end_color="63BE7B"),
-            )
-            ws.conditional_formatting.add(
-                f"{get_column_letter(first_gap)}2:{get_column_letter(len(head))}{n}",
-                CellIsRule(operator="lessThan", formula=["-5"], fill=RED),
-            )
+            ws.conditional_formatting.add(scores, ColorScaleRule(
+                start_type="num", start_value=60, start_color="F8696B", mid_type="num", mid_value=85,
+                mid_color="FFEB84", end_type="num", end_value=100, end_color="63BE7B"))
+            ws.conditional_formatting.add(gaps, CellIsRule(operator="lessThan", formula=["-5"], fill=RED))
 
         ag.extras.append(agent_colors)
 
-    # ---- 问题明细 Flag detail with the review round-trip columns. Counted flags first, then the
-    # review-only ones (not deducted until a reviewer confirms them), each group by call and time.
-    fl = book.sheet(REVIEW_SHEET, ["日期", "班组", "工号", "姓名", "流水号", "时间(秒)", "类别", "规则", "严重度", "扣分",
-                                  "计分", "置信度", "说话人", "证据", "片段", *REVIEW_COLUMNS])
-    speaker_name = {"agent": "坐席", "customer": "客户"}
+
+def flag_detail(book: Book, ctx: Context) -> None:
+    """Every flag (an episode of close hits) with the review round-trip columns. Counted flags
+    first, then the review-only ones (no points until a reviewer confirms), each by call and time."""
+    m = ctx.mask
+    fx = ctx.flags
     if len(fx):
         fx = fx.assign(_ro=fx["review_only"].fillna(0).astype(int)).sort_values(["_ro", "call_id", "start"], kind="stable")
-    for f in fx.itertuples(index=False):
-        ro = bool(f.review_only)
-        r = fl.add([
-            f.day.to_pydatetime(), f.team, f.agent_id, f.agent_name, f.call_id, _num(f.start),
-            _cat(f.category), f.rule_id, f.severity, 0.0 if ro and f.decision not in ("confirm", "case") else f.points,
-            "仅复核" if ro else "扣分", None if pd.isna(f.confidence) else round(float(f.confidence), 2), speaker_name.get(f.speaker, f.speaker),
-            m(f.evidence or ""), "", DECISION_LABEL.get(f.decision or "", ""), f.followup or "", f.note or "", f.flag_key,
-        ], number_format={0: "yyyy-mm-dd", 11: "0.00"})
-        if f.flag_key in clips:
-            fl.link(r, 15, clips[f.flag_key], "播放")
+
+    def costs(f):
+        return 0.0 if f.review_only and f.decision not in ("confirm", "case") else f.points
+
+    columns = [
+        Column("日期", lambda f: _day(f.day), DAY), Column("班组", lambda f: f.team), Column("工号", lambda f: f.agent_id),
+        Column("姓名", lambda f: f.agent_name), Column("流水号", lambda f: f.call_id),
+        Column("时间(秒)", lambda f: _num(f.start)), Column("结束(秒)", lambda f: _num(f.end)),
+        Column("次数", lambda f: int(f.hits) if f.hits == f.hits else 1),
+        Column("类别", lambda f: ctx.cat(f.category)), Column("规则", lambda f: f.rule_id), Column("严重度", lambda f: f.severity),
+        Column("扣分", costs), Column("计分", lambda f: "仅复核" if f.review_only else "扣分"),
+        Column("置信度", lambda f: None if pd.isna(f.confidence) else round(float(f.confidence), 2), "0.00"),
+        Column("说话人", lambda f: SPEAKER_LABEL.get(f.speaker, f.speaker)), Column("证据", lambda f: m(f.evidence or "")),
+        Column("片段", lambda f: "", link=ctx.clip, link_text="播放"),
+        Column("复核", lambda f: DECISION_LABEL.get(f.decision or "", "")), Column("跟进", lambda f: f.followup or ""),
+        Column("备注", lambda f: f.note or ""), Column("flag_key", lambda f: f.flag_key),
+    ]
+    fl = table(book, REVIEW_SHEET, columns, fx.itertuples(index=False))
+
     def review_choices(ws, last=max(len(fl.rows) + 1, 2)):
-        dv1 = DataValidation(type="list", formula1='"确认,驳回,典型案例"', allow_blank=True)
-        dv2 = DataValidation(type="list", formula1=f'"{",".join(FOLLOWUPS)}"', allow_blank=True)
-        dv1.add(f"P2:P{last}")
-        dv2.add(f"Q2:Q{last}")
-        ws.data_validations.append(dv1)
-        ws.data_validations.append(dv2)
+        for header, choices in (("复核", "确认,驳回,典型案例"), ("跟进", ",".join(FOLLOWUPS))):
+            dv = DataValidation(type="list", formula1=f'"{choices}"', allow_blank=True)
+            col = _letter(columns, header)
+            dv.add(f"{col}2:{col}{last}")
+            ws.data_validations.append(dv)
 
     fl.extras.append(review_choices)
-    fl.widths[13] = 60
+    fl.widths[[c.header for c in columns].index("证据")] = 60
 
-    # ---- 长通话 Long calls
-    lc = book.sheet("长通话", ["日期", "工号", "姓名", "流水号", "时长(秒)", "话题", "团队同话题中位时长(秒)", "坐席说话占比",
-                             "客户说话占比", "等待/静音(秒)", "查询次数", "抢话次数", "客户情绪激动", "服务隐患", "问题"])
+
+def long_calls(book: Book, ctx: Context) -> None:
+    sc = ctx.sc
+    rows = []
     if len(sc.calls):
         medians = sc.calls.groupby("topic")["duration"].median()
-        cats_of = sc.flags.groupby("call_id")["category"].agg(lambda c: sorted(set(c))) if len(sc.flags) else {}
+        cats_of = sc.flags.groupby("call_id")["category"].agg(lambda c: sorted(set(c))) if len(sc.flags) else pd.Series(dtype=object)
         for c in sc.calls[sc.calls["measures"].str.contains('"long_call": {', regex=False, na=False)].itertuples(index=False):
-            lcd = json.loads(c.measures)["long_call"]
-            fcats = cats_of.get(c.call_id, []) if len(sc.flags) else []
-            lc.add([pd.Timestamp(c.day).to_pydatetime(), c.agent_id, c.agent_name, c.call_id, _num(c.duration), c.topic,
-                    _num(medians.get(c.topic)), lcd["agent_talk_share"], lcd["customer_talk_share"], lcd["hold_silence_s"],
-                    lcd["system_checks"], lcd["interruptions"], "是" if lcd["customer_emotion"] else "否",
-                    "是" if lcd["service_risk"] else "否", "、".join(CATEGORY_NAMES.get(x, x) for x in fcats) or "无"],
-                   number_format={0: "yyyy-mm-dd", 7: "0%", 8: "0%"})
+            rows.append((c, json.loads(c.measures)["long_call"], medians.get(c.topic), cats_of.get(c.call_id, [])))
+    yes = lambda v: "是" if v else "否"  # noqa: E731
+    columns = [
+        Column("日期", lambda r: _day(r[0].day), DAY), Column("工号", lambda r: r[0].agent_id), Column("姓名", lambda r: r[0].agent_name),
+        Column("流水号", lambda r: r[0].call_id), Column("时长(秒)", lambda r: _num(r[0].duration)), Column("话题", lambda r: r[0].topic),
+        Column("团队同话题中位时长(秒)", lambda r: _num(r[2])), Column("坐席说话占比", lambda r: r[1]["agent_talk_share"], "0%"),
+        Column("客户说话占比", lambda r: r[1]["customer_talk_share"], "0%"), Column("等待/静音(秒)", lambda r: r[1]["hold_silence_s"]),
+        Column("查询次数", lambda r: r[1]["system_checks"]), Column("抢话次数", lambda r: r[1]["interruptions"]),
+        Column("客户情绪激动", lambda r: yes(r[1]["customer_emotion"])), Column("服务隐患", lambda r: yes(r[1]["service_risk"])),
+        Column("问题", lambda r: "、".join(ctx.name(x) for x in r[3]) or "无"),
+    ]
+    table(book, "长通话", columns, rows)
 
-    # ---- 上报事项 To report
-    rp = book.sheet("上报事项", ["日期", "工号", "姓名", "流水号", "主叫号码", "类别", "证据", "跟进状态", "备注"])
-    for f in fx[fx["category"].isin(REPORT_CATEGORIES)].itertuples(index=False):
-        rp.add([f.day.to_pydatetime(), f.agent_id, f.agent_name, f.call_id, m(f.caller or ""),
-                _cat(f.category), m(f.evidence or ""), f.followup or "待跟进", f.note or ""], number_format={0: "yyyy-mm-dd"})
 
-    # ---- 典型案例 Cases, 知识库候选 Knowledge-base candidates
-    cs = book.sheet("典型案例", ["日期", "工号", "姓名", "流水号", "类别", "证据", "备注", "片段"])
-    for f in fx[fx["decision"] == "case"].itertuples(index=False):
-        r = cs.add([f.day.to_pydatetime(), f.agent_id, f.agent_name, f.call_id, _cat(f.category),
-                    m(f.evidence or ""), f.note or "", ""], number_format={0: "yyyy-mm-dd"})
-        if f.flag_key in clips:
-            cs.link(r, 8, clips[f.flag_key], "播放")
-    kb = book.sheet("知识库候选", ["话题", "通话数", "流水号", "类别", "坐席答不上或需查询的内容"])
-    if len(fx):
-        kbf = counted_flags(fx)
+def to_report(book: Book, ctx: Context) -> None:
+    m, fx = ctx.mask, ctx.flags
+    columns = [
+        Column("日期", lambda f: _day(f.day), DAY), Column("工号", lambda f: f.agent_id), Column("姓名", lambda f: f.agent_name),
+        Column("流水号", lambda f: f.call_id), Column("主叫号码", lambda f: m(f.caller or "")),
+        Column("类别", lambda f: ctx.cat(f.category)), Column("证据", lambda f: m(f.evidence or "")),
+        Column("跟进状态", lambda f: f.followup or "待跟进"), Column("备注", lambda f: f.note or ""),
+    ]
+    table(book, "上报事项", columns, fx[fx["category"].isin(REPORT_CATEGORIES)].itertuples(index=False))
+
+
+def cases(book: Book, ctx: Context) -> None:
+    m, fx = ctx.mask, ctx.flags
+    columns = [
+        Column("日期", lambda f: _day(f.day), DAY), Column("工号", lambda f: f.agent_id), Column("姓名", lambda f: f.agent_name),
+        Column("流水号", lambda f: f.call_id), Column("类别", lambda f: ctx.cat(f.category)),
+        Column("证据", lambda f: m(f.evidence or "")), Column("备注", lambda f: f.note or ""),
+        Column("片段", lambda f: "", link=ctx.clip, link_text="播放"),
+    ]
+    table(book, "典型案例", columns, fx[fx["decision"] == "case"].itertuples(index=False))
+
+
+def knowledge_base(book: Book, ctx: Context) -> None:
+    """What agents could not answer or had to look up, by topic: candidates for the knowledge base."""
+    rows = []
+    if len(ctx.flags):
+        kbf = counted_flags(ctx.flags)
         kbf = kbf[kbf["category"].isin(KB_CATEGORIES)]
         for topic, grp in kbf.groupby("topic"):
-            for f in grp.itertuples(index=False):
-                kb.add([topic, grp["call_id"].nunique(), f.call_id, _cat(f.category), m(f.evidence or "")])
+            rows += [(topic, grp["call_id"].nunique(), f) for f in grp.itertuples(index=False)]
+    columns = [
+        Column("话题", lambda r: r[0]), Column("通话数", lambda r: r[1]), Column("流水号", lambda r: r[2].call_id),
+        Column("类别", lambda r: ctx.cat(r[2].category)), Column("坐席答不上或需查询的内容", lambda r: ctx.mask(r[2].evidence or "")),
+    ]
+    table(book, "知识库候选", columns, rows)
 
-    # ---- 话题 Topics
-    tp = book.sheet("话题", ["日期", "话题", "通话数", "前7天日均", "突增"])
-    for t in sc.topics.itertuples(index=False):
-        if not t.calls and not t.surge:
-            continue
-        tp.add([pd.Timestamp(t.day).to_pydatetime(), t.topic, t.calls, t.baseline, "突增" if t.surge else ""],
-               number_format={0: "yyyy-mm-dd"})
+
+def topics(book: Book, ctx: Context) -> None:
+    columns = [
+        Column("日期", lambda t: _day(t.day), DAY), Column("话题", lambda t: t.topic), Column("通话数", lambda t: t.calls),
+        Column("前7天日均", lambda t: t.baseline), Column("突增", lambda t: "突增" if t.surge else ""),
+    ]
+    tp = table(book, "话题", columns, (t for t in ctx.sc.topics.itertuples(index=False) if t.calls or t.surge))
+    col = _letter(columns, "突增")
     tp.extras.append(lambda ws, n=len(tp.rows) + 1: ws.conditional_formatting.add(
-        f"E2:E{max(n, 2)}", CellIsRule(operator="equal", formula=['"突增"'], fill=RED)))
+        f"{col}2:{col}{max(n, 2)}", CellIsRule(operator="equal", formula=['"突增"'], fill=RED)))
     tp.add([None])
     tp.add([f"突增规则：{SURGE_RULE}（按已评分通话的话题计数）"])
 
-    # ---- 规则精度 Rule precision
-    rpq = book.sheet("规则精度", ["规则", "类别", "问题数", "已复核", "确认", "驳回", "精度(确认/已复核)"])
-    for q in sc.rule_precision.itertuples(index=False):
-        rpq.add([q.rule_id, _cat(q.category), int(q.flags), int(q.reviewed), int(q.confirmed),
-                 int(q.dismissed), None if pd.isna(q.precision) else float(q.precision)], number_format={6: "0%"})
 
-    # ---- 片段索引 Clip index
-    ci = book.sheet("片段索引", ["流水号", "工号", "类别", "开始(秒)", "片段"])
-    for f in fx.itertuples(index=False):
-        if f.flag_key in clips:
-            r = ci.add([f.call_id, f.agent_id, _cat(f.category), _num(f.start), ""])
-            ci.link(r, 5, clips[f.flag_key], clips[f.flag_key])
+def rule_precision(book: Book, ctx: Context) -> None:
+    columns = [
+        Column("规则", lambda q: q.rule_id), Column("类别", lambda q: ctx.cat(q.category)), Column("问题数", lambda q: int(q.flags)),
+        Column("已复核", lambda q: int(q.reviewed)), Column("确认", lambda q: int(q.confirmed)), Column("驳回", lambda q: int(q.dismissed)),
+        Column("精度(确认/已复核)", lambda q: None if pd.isna(q.precision) else float(q.precision), "0%"),
+    ]
+    table(book, "规则精度", columns, ctx.sc.rule_precision.itertuples(index=False))
+
+
+def clip_index(book: Book, ctx: Context) -> None:
+    columns = [
+        Column("流水号", lambda f: f.call_id), Column("工号", lambda f: f.agent_id), Column("类别", lambda f: ctx.cat(f.category)),
+        Column("开始(秒)", lambda f: _num(f.start)), Column("片段", lambda f: "", link=ctx.clip),
+    ]
+    table(book, "片段索引", columns, (f for f in ctx.flags.itertuples(index=False) if ctx.clip(f)))
+
+
+SHEETS = (overview, agents, flag_detail, long_calls, to_report, cases, knowledge_base, topics, rule_precision, clip_index)
+
+
+def write_scorecard(sc: Scorecard, path: Path, mask: bool = True, clips: dict[str, str] | None = None) -> Path:
+    """The workbook of one week. clips: flag_key -> clip path relative to the workbook's folder."""
+    # Flags joined once with their call (per-row lookups are too slow at 100k flags).
+    call_cols = ["call_id", "day", "team", "agent_id", "agent_name", "caller", "topic"]
+    fx = sc.flags.merge(sc.calls[call_cols], on="call_id", how="left") if len(sc.flags) else sc.flags.reindex(
+        columns=list(sc.flags.columns) + call_cols[1:])
+    ctx = Context(sc, mask_numbers if mask else (lambda s: s), clips or {}, fx)
+    book = Book()
+    for write in SHEETS:
+        write(book, ctx)
     return book.save(path)
