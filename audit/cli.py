@@ -174,21 +174,21 @@ def nightly(config_path: Path | None, day, force: bool, stages: str, as_json: bo
     wanted = tuple(x.strip() for x in stages.split(",") if x.strip())
     summary = run_nightly(config, day.date() if day else None, force, progress_bars(not as_json), wanted)
     if as_json:
-        echo_json(summary)
+        echo_json(summary.to_dict())
         return
-    _echo_summary(summary)
-    for stage in ("transcribe", "score"):
-        if stage in summary:
-            st = summary[stage]
-            click.echo(f"{stage}: {st['done']} done, {st['cached']} already done, {st['failed']} failed")
-    for r in summary.get("to_report", []):
+    if summary.sample is not None:
+        _echo_summary(summary.sample.summary())
+    for stage in (summary.transcribe, summary.score):
+        if stage is not None:
+            click.echo(f"{stage.stage}: {stage.done} done, {stage.cached} already done, {stage.failed} failed")
+    for r in summary.to_report:
         click.echo(f"  上报 {r['call_id']} [{r['category']}] {r['evidence']}")
-    for t in summary.get("surges", []):
+    for t in summary.surges:
         click.echo(f"  突增 {t['topic']}: {t['calls']} calls (baseline {t['baseline']})")
-    for p in summary.get("problems", []):
+    for p in summary.problems:
         click.echo(f"  ! [{p['stage']}] {p['item']}: {p['message']}")
-    if summary.get("file"):
-        click.echo(f"Daily summary: {summary['file']}")
+    if summary.daily_file:
+        click.echo(f"Daily summary: {summary.daily_file}")
 
 
 @cli.command()
