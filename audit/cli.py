@@ -302,7 +302,7 @@ def score(config_path: Path | None, day, call_ids: tuple[str, ...], force: bool,
     summary, weekly workbook and monthly roll-up show; `machine_total` is the score
     before any review, and each flag carries its `decision` (or null).
     """
-    from audit.scoring import score_stage
+    from audit.stages import score_stage
     from audit.store import Store
 
     if not day and not call_ids:

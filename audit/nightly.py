@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from audit.config import Config
-from audit.pipeline import SampleResult, StageResult, sample_day, store_sample, transcribe_stage, yesterday
+from audit.pipeline import SampleResult, sample_day, store_sample, yesterday
+from audit.stages import StageResult, score_stage, transcribe_stage
 from audit.store import RunLock, Store
 
 log = logging.getLogger("audit")
@@ -63,7 +64,6 @@ def run_nightly(
                 summary.transcribe = transcribe_stage(config, store, days, force, progress)
             if "score" in stages:
                 from audit.reports.daily import daily_summary
-                from audit.scoring import score_stage
 
                 summary.score = score_stage(config, store, days, progress, force)
                 daily = daily_summary(config, store, days)

@@ -73,7 +73,7 @@ def _pool_throughput(folder: Path, calls: list[dict]) -> dict:
     """The nightly layout on 2 cores: 2 worker processes x 1 thread, calls in parallel."""
     from audit.audio import probe_duration
     from audit.executor import run_jobs
-    from audit.pipeline import _init_transcriber, _transcribe_job
+    from audit.stages import _init_transcriber, _transcribe_job
 
     opts = _options(1)
     jobs = [("k" + c["id"], str(folder / c["file"])) for c in calls]

@@ -43,7 +43,8 @@ def test_ray_scoring_matches_local(demo_ws, fake_engine):  # noqa: F811
 def test_ray_transcription_matches_local(demo_ws):
     from audit.config import TranscribeSettings
     from audit.executor import run_jobs
-    from audit.pipeline import _init_transcriber, _transcribe_job, transcribe_options
+    from audit.pipeline import transcribe_options
+    from audit.stages import _init_transcriber, _transcribe_job
 
     opts = transcribe_options(TranscribeSettings(), 1)
     clip = demo_ws / "recordings" / "dev04.wav"
