@@ -343,7 +343,9 @@ def _scored_call_records(config: Config, ids: list[str], stored, flags) -> list[
 
     mask = mask_numbers if config.mask_pii else (lambda text: text)
     stored = stored.set_index("call_id", drop=False)
-    after = reviewed_scores(stored, flags, load_pack(config.rules, []), config.weights)
+    pack = load_pack(config.rules, [])
+    after = reviewed_scores(stored, flags, pack, config.weights)
+    reviewed = reviewed_scores(stored, flags, pack, config.weights, final=False)
     keys = ("call_id", "category", "rule_id", "severity", "points", "speaker", "start", "end", "evidence", "confidence")
     out = []
     for cid in ids:
@@ -352,11 +354,12 @@ def _scored_call_records(config: Config, ids: list[str], stored, flags) -> list[
         mine = flags[flags["call_id"] == cid]
         out.append({
             "call_id": cid, "topic": stored.at[cid, "topic"], "total": float(after.at[cid, "total"]),
-            "machine_total": float(stored.at[cid, "total"]),
+            "machine_total": float(stored.at[cid, "total"]), "reviewed_total": float(reviewed.at[cid, "total"]),
             "dimensions": {d: float(after.at[cid, d]) for d in after.columns if d != "total"},
             "flags": [{**{k: _plain(f[k]) for k in keys}, "evidence": mask(f["evidence"] or ""),
                        "review_only": bool(f["review_only"]), "hits": int(f["hits"]),
-                       "decision": f["decision"] if isinstance(f["decision"], str) else None}
+                       "decision": f["decision"] if isinstance(f["decision"], str) else None,
+                       "state": f["state"] if isinstance(f["state"], str) else "pending"}
                       for f in mine.to_dict(orient="records")],
         })
     return out
@@ -456,7 +459,121 @@ def monthly(config_path: Path | None, month: str, as_json: bool) -> None:
 
 @cli.group()
 def review() -> None:
-    """Bring reviewers' decisions from an edited scorecard back into the workspace."""
+    """Review and appeal flags: what waits, decide, appeal (申诉), settle, history, workbook import.
+
+    \b
+    A flag goes pending -> confirmed | dismissed | case (典型案例) by a reviewer;
+    confirmed -> appealed by the agent; appealed -> upheld | overturned by a lead.
+    Every step keeps who, when and why. Reports show the final score: a dismissed
+    flag, or one overturned on appeal, costs nothing.
+    """
+
+
+def _transition(config_path: Path | None, flag: str, action: str, by: str, reason: str, as_json: bool) -> None:
+    from audit.store import Store
+
+    with Store(_load(config_path).database) as store:
+        state = store.transition(flag, action, by, reason)
+        history = store.review_history(flag)
+    if as_json:
+        echo_json({"flag_key": flag, "state": state, "history": history})
+    else:
+        click.echo(f"{flag}: {state}")
+
+
+@review.command("queue")
+@config_option
+@date_option(help_text="Flags of this day (default: the week, see --week).")
+@click.option("--week", help="Flags of this ISO week, e.g. 2026-W47 (default: last week).")
+@click.option("--limit", type=int, default=50, show_default=True, help="Show at most this many (0 = all).")
+@json_option
+@_fail_cleanly
+def review_queue_cmd(config_path: Path | None, day, week: str | None, limit: int, as_json: bool) -> None:
+    """What waits for a reviewer or a lead, most important first.
+
+    Must-report and escalation flags, then appeals to settle, then review-only and
+    least sure flags, then long calls. Decide with `callaudit review decide FLAG ...`.
+    """
+    from audit.reports.scorecard import parse_week
+    from audit.reviews import review_queue
+    from audit.store import Store
+
+    config = _load(config_path)
+    if day:
+        first = last = day.date().isoformat()
+    else:
+        start, end = parse_week(week or _default_week(config))
+        first, last = start.isoformat(), end.isoformat()
+    with Store(config.database) as store:
+        queue = review_queue(store, first, last)
+    total = len(queue)
+    if limit:
+        queue = queue.head(limit)
+    if as_json:
+        echo_json({"from": first, "to": last, "waiting": total,
+                   "flags": [{k: _plain(v) for k, v in r.items()} for r in queue.to_dict(orient="records")]})
+        return
+    for r in queue.itertuples(index=False):
+        at = "" if r.start != r.start else f"{r.start:6.1f}s"
+        click.echo(f"{r.flag_key}  {r.state:8s} {r.day} {r.call_id} {r.agent_id} {at:>7s} {r.category:22s} {r.evidence[:40]}")
+    click.echo(f"{total} flags wait ({first}..{last})" + (f"; first {limit} shown" if limit and total > limit else ""))
+
+
+@review.command("decide")
+@click.argument("flag")
+@click.argument("decision", type=click.Choice(["confirm", "dismiss", "case"]))
+@click.option("--by", required=True, help="Who decides (recorded).")
+@click.option("--reason", default="", help="Why (recorded).")
+@config_option
+@json_option
+@_fail_cleanly
+def review_decide(flag: str, decision: str, by: str, reason: str, config_path: Path | None, as_json: bool) -> None:
+    """Confirm a flag, dismiss it (it stops counting), or mark it a typical case (典型案例)."""
+    _transition(config_path, flag, decision, by, reason or None, as_json)
+
+
+@review.command("appeal")
+@click.argument("flag")
+@click.option("--by", required=True, help="The agent appealing (recorded).")
+@click.option("--reason", required=True, help="Why the flag is wrong (recorded).")
+@config_option
+@json_option
+@_fail_cleanly
+def review_appeal(flag: str, by: str, reason: str, config_path: Path | None, as_json: bool) -> None:
+    """Appeal (申诉) a confirmed flag; a lead settles it with `review resolve`."""
+    _transition(config_path, flag, "appeal", by, reason, as_json)
+
+
+@review.command("resolve")
+@click.argument("flag")
+@click.argument("outcome", type=click.Choice(["upheld", "overturned"]))
+@click.option("--by", required=True, help="The lead settling the appeal (recorded).")
+@click.option("--reason", default="", help="Why (recorded).")
+@config_option
+@json_option
+@_fail_cleanly
+def review_resolve(flag: str, outcome: str, by: str, reason: str, config_path: Path | None, as_json: bool) -> None:
+    """Settle an appeal: upheld (the flag stands) or overturned (it stops counting in the final score)."""
+    _transition(config_path, flag, outcome, by, reason or None, as_json)
+
+
+@review.command("history")
+@click.argument("flag")
+@config_option
+@json_option
+@_fail_cleanly
+def review_history_cmd(flag: str, config_path: Path | None, as_json: bool) -> None:
+    """Every decision, appeal and resolution of one flag: who, when, why."""
+    from audit.store import Store
+
+    with Store(_load(config_path).database) as store:
+        state, history = store.review_state(flag), store.review_history(flag)
+    if as_json:
+        echo_json({"flag_key": flag, "state": state, "history": history})
+        return
+    for e in history:
+        click.echo(f"{e['at']}  {e['action']:10s} -> {e['state']:10s} {e['by']}" + (f": {e['reason']}" if e["reason"] else ""))
+    click.echo(f"{flag}: {state}")
 
 
 @review.command("import")

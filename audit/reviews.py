@@ -1,16 +1,20 @@
-"""Reviewers' decisions brought back from an edited scorecard into the store."""
+"""Reviewers' decisions brought back from an edited scorecard into the store, through the same
+review flow as `callaudit review decide` (audit/review_states.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from openpyxl import load_workbook
 
 from audit.config import Config
 from audit.errors import AuditError
-from audit.reports.scorecard import FOLLOWUPS, REVIEW_DECISIONS
+from audit.reports.scorecard import FOLLOWUPS, REPORT_CATEGORIES, REVIEW_DECISIONS
 from audit.reports.workbook import REVIEW_SHEET
+from audit.review_states import WAITING, ReviewError
 from audit.store import Store
 
 
@@ -52,8 +56,37 @@ def import_reviews(config: Config, workbook: Path) -> ReviewImport:
             if followup and followup not in FOLLOWUPS:
                 skipped.append(f"row {i}: 跟进 '{followup}' is not one of {'/'.join(FOLLOWUPS)}")
                 continue
-            store.put_review(key, decision, followup or None, note or None)
+            if decision and decision != store.review_of(key)[0]:
+                try:  # the same flow as `review decide`: an appealed or settled flag keeps its decision
+                    store.transition(key, decision, by=f"workbook {Path(workbook).name}", reason=note or None)
+                except ReviewError as exc:
+                    skipped.append(f"row {i}: {exc}")
+                    continue
+            store.put_review_note(key, followup or None, note or None)
             updated += 1
     return ReviewImport(updated, skipped)
 
 
+
+
+LONG_CALL_S = 400.0
+QUEUE_COLUMNS = ["flag_key", "state", "day", "call_id", "agent_id", "agent_name", "category", "rule_id", "start",
+                 "confidence", "review_only", "duration", "evidence"]
+
+
+def review_queue(store: Store, first: str, last: str) -> pd.DataFrame:
+    """Flags of the days first..last that wait for someone (pending, or appealed), most important
+    first: must-report and escalation risks, then appeals a lead must settle, then review-only
+    and least sure flags, then long calls."""
+    calls = store.scored_calls(first, last)
+    flags = store.flags_with_reviews(calls["call_id"].tolist())
+    if flags.empty:
+        return pd.DataFrame(columns=QUEUE_COLUMNS)
+    flags["state"] = flags["state"].where(flags["state"].notna(), "pending")
+    waiting = flags[flags["state"].isin(WAITING)].merge(
+        calls[["call_id", "day", "agent_id", "agent_name", "duration"]], on="call_id")
+    waiting = waiting.assign(
+        _risk=~waiting["category"].isin(REPORT_CATEGORIES), _appeal=waiting["state"] != "appealed",
+        _sure=~waiting["review_only"].astype(bool), _long=waiting["duration"] <= LONG_CALL_S)
+    waiting = waiting.sort_values(["_risk", "_appeal", "_sure", "confidence", "_long", "day", "call_id", "start"], kind="stable")
+    return waiting[QUEUE_COLUMNS].reset_index(drop=True)

@@ -1,8 +1,10 @@
 """A call's score, computed in one place from its flags, the review decisions and the rule pack.
 
-The nightly scorer (no decisions yet), the daily summary, the weekly workbook, the monthly
-roll-up and `score --json` all call `reviewed_scores` or `dimension_scores`, so a dismissed
-flag gives back the same points wherever the score is read (under the same per-rule cap).
+Three scores per call: machine (no one has looked), reviewed (the reviewer's decisions) and
+final (appeals settled: a flag overturned on appeal costs nothing). The nightly scorer, the
+daily summary, the weekly workbook, the monthly roll-up and `score --json` all call
+`reviewed_scores` or `dimension_scores`, so a dismissed flag gives back the same points
+wherever the score is read (under the same per-rule cap); reports show the final score.
 """
 
 from __future__ import annotations
@@ -29,20 +31,24 @@ class Deduction:
     points: float
     review_only: bool = False
     decision: str | None = None
+    state: str | None = None  # review state (audit/review_states.py)
 
 
-def counts(review_only: bool, decision: str | None) -> bool:
-    """A flag costs points unless dismissed; a review-only flag only once a reviewer confirmed it."""
-    if decision == "dismiss":
+def counts(review_only: bool, decision: str | None, state: str | None = None, final: bool = True) -> bool:
+    """A flag costs points unless dismissed; a review-only flag only once a reviewer confirmed it;
+    in the final score, not when its appeal was upheld for the agent (overturned)."""
+    if decision == "dismiss" or (final and state == "overturned"):
         return False
     return not review_only or decision in COUNTING_DECISIONS
 
 
-def counted_flags(flags: pd.DataFrame) -> pd.DataFrame:
-    """The rows of a flags table (review_only, decision columns) that count against the agent."""
+def counted_flags(flags: pd.DataFrame, final: bool = True) -> pd.DataFrame:
+    """The rows of a flags table (review_only, decision, state columns) that count against the agent."""
     if flags.empty:
         return flags
-    keep = [counts(_flag_review_only(r), _decision(d)) for r, d in zip(flags["review_only"], flags["decision"])]
+    states = flags["state"] if "state" in flags else [None] * len(flags)
+    keep = [counts(_flag_review_only(r), _decision(d), _decision(st), final)
+            for r, d, st in zip(flags["review_only"], flags["decision"], states)]
     return flags[keep]
 
 
@@ -54,7 +60,7 @@ def _flag_review_only(value) -> bool:
     return bool(value) if value == value and value is not None else False  # NaN != NaN
 
 
-def dimension_scores(flags: Iterable, pack: RulePack, mean_logprob: float | None) -> dict[str, float]:
+def dimension_scores(flags: Iterable, pack: RulePack, mean_logprob: float | None, final: bool = True) -> dict[str, float]:
     """100 per dimension minus the points of the flags that count (one rule costs at most twice
     its points per call), and 10 off 语音清晰 when ASR found the speech hard to understand.
 
@@ -62,7 +68,7 @@ def dimension_scores(flags: Iterable, pack: RulePack, mean_logprob: float | None
     rules = {r.id: r for r in pack.rules}
     per_rule: dict[str, float] = {}
     for f in flags:
-        if not counts(f.review_only, getattr(f, "decision", None)):
+        if not counts(f.review_only, getattr(f, "decision", None), getattr(f, "state", None), final):
             continue
         cap = 2 * (rules[f.rule_id].points if f.rule_id in rules else f.points)
         per_rule[f.rule_id] = min(per_rule.get(f.rule_id, 0.0) + f.points, cap)
@@ -82,8 +88,9 @@ def weighted_total(dims: dict[str, float], weights: dict[str, float]) -> float:
 
 
 def reviewed_scores(calls: pd.DataFrame, flags: pd.DataFrame, pack: RulePack | None,
-                    weights: dict[str, float]) -> pd.DataFrame:
-    """Per call (rows of `calls`, same index): each dimension and the weighted total after review.
+                    weights: dict[str, float], final: bool = True) -> pd.DataFrame:
+    """Per call (rows of `calls`, same index): each dimension and the weighted total after review
+    (final: after appeals too; final=False: the reviewer's decisions only).
 
     `calls` needs call_id, dimensions and measures (JSON, as stored); `flags` needs call_id,
     rule_id, points, review_only and decision. Without a pack the machine scores stand."""
@@ -91,15 +98,17 @@ def reviewed_scores(calls: pd.DataFrame, flags: pd.DataFrame, pack: RulePack | N
     if calls.empty:
         return pd.DataFrame(columns=cols, index=calls.index, dtype=float)
     by_call: dict[str, list[Deduction]] = {}
+    has_state = "state" in flags
     for f in flags.itertuples():
-        by_call.setdefault(f.call_id, []).append(
-            Deduction(f.rule_id, float(f.points), _flag_review_only(f.review_only), _decision(f.decision)))
+        by_call.setdefault(f.call_id, []).append(Deduction(
+            f.rule_id, float(f.points), _flag_review_only(f.review_only), _decision(f.decision),
+            _decision(f.state) if has_state else None))
     rows = []
     for c in calls.itertuples():
         if pack is None:
             dims = {d: json.loads(c.dimensions).get(d) for d in DIMENSIONS}
         else:
             measures = json.loads(c.measures) if isinstance(c.measures, str) else {}
-            dims = dimension_scores(by_call.get(c.call_id, ()), pack, measures.get("mean_logprob"))
+            dims = dimension_scores(by_call.get(c.call_id, ()), pack, measures.get("mean_logprob"), final)
         rows.append({**dims, "total": weighted_total(dims, weights)})
     return pd.DataFrame(rows, index=calls.index, columns=cols)

@@ -125,6 +125,24 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE flags ADD COLUMN hits INTEGER NOT NULL DEFAULT 1;
     """,
+    # 5: review and appeal states with their history (audit/review_states.py)
+    """
+    ALTER TABLE reviews ADD COLUMN state TEXT NOT NULL DEFAULT 'pending';
+    UPDATE reviews SET state = CASE decision WHEN 'confirm' THEN 'confirmed' WHEN 'dismiss' THEN 'dismissed'
+                                              WHEN 'case' THEN 'case' ELSE 'pending' END;
+    CREATE TABLE review_events (
+        id INTEGER PRIMARY KEY,
+        flag_key TEXT NOT NULL,
+        action TEXT NOT NULL,
+        state TEXT NOT NULL,
+        by TEXT NOT NULL,
+        reason TEXT,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX review_events_flag ON review_events(flag_key, id);
+    INSERT INTO review_events (flag_key, action, state, by, reason, at)
+        SELECT flag_key, decision, state, '(before review history)', NULL, reviewed_at FROM reviews WHERE decision IS NOT NULL;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -141,6 +159,7 @@ class Store:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        self._depth = 0  # open transactions (nested ones are savepoints)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA foreign_keys=ON")
@@ -175,15 +194,22 @@ class Store:
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
-        """One transaction; rolled back on any exception."""
-        self.db.execute("BEGIN IMMEDIATE")
+        """One transaction; rolled back on any exception. Inside another one it is a savepoint:
+        it undoes only its own work (one refused review in a workbook import, not the others)."""
+        depth = self._depth
+        self.db.execute("BEGIN IMMEDIATE" if depth == 0 else f"SAVEPOINT sp{depth}")
+        self._depth += 1
         try:
             yield self.db
         except BaseException:
-            self.db.execute("ROLLBACK")
+            self.db.execute("ROLLBACK" if depth == 0 else f"ROLLBACK TO sp{depth}")
+            if depth:
+                self.db.execute(f"RELEASE sp{depth}")
             raise
         else:
-            self.db.execute("COMMIT")
+            self.db.execute("COMMIT" if depth == 0 else f"RELEASE sp{depth}")
+        finally:
+            self._depth = depth
 
     # ---- calls and samples -------------------------------------------------
 
@@ -346,12 +372,12 @@ class Store:
     def flags_with_reviews(self, call_ids: list[str]) -> pd.DataFrame:
         """These calls' flags with their review (decision, followup, note; None when not reviewed)."""
         cols = ["flag_key", "call_id", "category", "rule_id", "severity", "points", "speaker", "start", "end",
-                "evidence", "confidence", "review_only", "hits", "decision", "followup", "note"]
+                "evidence", "confidence", "review_only", "hits", "decision", "state", "followup", "note"]
         if not call_ids:
             return pd.DataFrame(columns=cols)
         marks = ",".join("?" * len(call_ids))
         return pd.read_sql_query(
-            f"""SELECT {", ".join("r." + c if c in ("decision", "followup", "note") else "f." + c for c in cols)}
+            f"""SELECT {", ".join("r." + c if c in ("decision", "state", "followup", "note") else "f." + c for c in cols)}
                 FROM flags f LEFT JOIN reviews r USING (flag_key) WHERE f.call_id IN ({marks})
                 ORDER BY f.call_id, f.start""",  # noqa: S608 (placeholders only)
             self.db, params=list(call_ids))
@@ -385,16 +411,62 @@ class Store:
     def flag_keys(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT flag_key FROM flags")}
 
-    def put_review(self, flag_key: str, decision: str | None, followup: str | None, note: str | None) -> None:
-        """Record a reviewer's decision, follow-up and note; a None leaves what was there."""
+    def put_review_note(self, flag_key: str, followup: str | None, note: str | None) -> None:
+        """Record a follow-up and note; a None leaves what was there (decisions go through `transition`)."""
         self.db.execute(
-            """INSERT INTO reviews (flag_key, decision, followup, note, reviewed_at) VALUES (?,?,?,?,?)
+            """INSERT INTO reviews (flag_key, followup, note, reviewed_at) VALUES (?,?,?,?)
                ON CONFLICT(flag_key) DO UPDATE SET
-                 decision=COALESCE(excluded.decision, reviews.decision),
                  followup=COALESCE(excluded.followup, reviews.followup),
                  note=COALESCE(excluded.note, reviews.note), reviewed_at=excluded.reviewed_at""",
-            (flag_key, decision, followup, note, now()),
+            (flag_key, followup, note, now()),
         )
+
+    def review_state(self, flag_key: str) -> str:
+        return self.review_of(flag_key)[1]
+
+    def review_of(self, flag_key: str) -> tuple[str | None, str]:
+        """(the reviewer's decision or None, the flag's review state)."""
+        row = self.db.execute("SELECT decision, state FROM reviews WHERE flag_key = ?", (flag_key,)).fetchone()
+        return (row[0], row[1]) if row else (None, "pending")
+
+    def transition(self, flag_key: str, action: str, by: str, reason: str | None = None) -> str:
+        """Move a flag through the review flow (confirm, dismiss, case, appeal, upheld, overturned),
+        keeping the event; returns the new state. Refuses what the flow does not allow (ReviewError)."""
+        from audit.review_states import DECISIONS, ReviewError, next_state
+
+        if not by or not by.strip():
+            raise ReviewError(f"flag {flag_key}: say who decides (--by)")
+        with self.tx():
+            if self.db.execute("SELECT 1 FROM flags WHERE flag_key = ?", (flag_key,)).fetchone() is None:
+                raise ReviewError(f"flag {flag_key} is not in the workspace")
+            state = next_state(flag_key, self.review_state(flag_key), action)
+            at = now()
+            decision = action if action in DECISIONS else None
+            self.db.execute(
+                """INSERT INTO reviews (flag_key, decision, state, reviewed_at) VALUES (?,?,?,?)
+                   ON CONFLICT(flag_key) DO UPDATE SET decision=COALESCE(excluded.decision, reviews.decision),
+                     state=excluded.state, reviewed_at=excluded.reviewed_at""",
+                (flag_key, decision, state, at),
+            )
+            self.db.execute("INSERT INTO review_events (flag_key, action, state, by, reason, at) VALUES (?,?,?,?,?,?)",
+                            (flag_key, action, state, by.strip(), reason, at))
+        return state
+
+    def review_history(self, flag_key: str) -> list[dict]:
+        return [dict(r) for r in self.db.execute(
+            "SELECT action, state, by, reason, at FROM review_events WHERE flag_key = ? ORDER BY id", (flag_key,))]
+
+    def appeals(self, call_ids: list[str]) -> pd.DataFrame:
+        """Every appeal made on these calls' flags: the flag, the appeal event and how it ended."""
+        marks = ",".join("?" * len(call_ids))
+        return pd.read_sql_query(
+            f"""SELECT f.flag_key, f.call_id, f.category, f.rule_id, f.evidence, r.state,
+                       a.by AS appealed_by, a.reason AS appeal_reason, a.at AS appealed_at,
+                       e.by AS resolved_by, e.reason AS resolution_reason, e.at AS resolved_at
+                FROM review_events a JOIN flags f USING (flag_key) JOIN reviews r USING (flag_key)
+                LEFT JOIN review_events e ON e.flag_key = a.flag_key AND e.id > a.id AND e.action IN ('upheld', 'overturned')
+                WHERE a.action = 'appeal' AND f.call_id IN ({marks}) ORDER BY a.at""",  # noqa: S608
+            self.db, params=list(call_ids))
 
     def call_day(self, call_id: str) -> str | None:
         row = self.db.execute("SELECT day FROM calls WHERE call_id = ?", (call_id,)).fetchone()

@@ -212,7 +212,7 @@ def test_score_json_contract_and_rerun_replaces_flags(demo_ws, fake_engine):
     assert flags, "the fake transcript lacks a full greeting and closing"
     for f in flags:
         assert list(f) == ["call_id", "category", "rule_id", "severity", "points", "speaker", "start", "end", "evidence",
-                           "confidence", "review_only", "hits", "decision"]
+                           "confidence", "review_only", "hits", "decision", "state"]
         assert 0 <= f["confidence"] <= 1 and isinstance(f["review_only"], bool) and f["decision"] is None
         assert f["call_id"] == "c1" and f["severity"] in ("minor", "major", "critical") and isinstance(f["points"], (int, float))
     assert {"script.greeting", "script.closing"} <= {f["category"] for f in flags}

@@ -55,6 +55,7 @@ class Scorecard:
     rule_precision: pd.DataFrame
     team_mean: dict[str, float] = field(default_factory=dict)
     category_names: dict[str, str] = field(default_factory=dict)  # from the rule pack: code -> display name
+    appeals: pd.DataFrame = field(default_factory=pd.DataFrame)  # every appeal on the week's flags, with its outcome
 
 
 def _with_scores(calls: pd.DataFrame, flags: pd.DataFrame, pack: RulePack | None, weights: dict[str, float]) -> pd.DataFrame:
@@ -72,6 +73,9 @@ def _agent_table(calls: pd.DataFrame, flags: pd.DataFrame, categories: list[str]
     per_cat = counted.groupby(["agent_id", "category"]).size().unstack(fill_value=0).reindex(columns=categories, fill_value=0)
     agents = agents.join(per_cat)
     agents[categories] = agents[categories].fillna(0).astype(int)
+    # flags the agent appealed and won: how often the machine and the reviewer were wrong about them
+    won = flags[flags["state"] == "overturned"].merge(calls[["call_id", "agent_id"]], on="call_id") if "state" in flags else flags
+    agents["overturned"] = won.groupby("agent_id").size().reindex(agents.index, fill_value=0).astype(int) if len(won) else 0
     return agents.reset_index()
 
 
@@ -142,4 +146,5 @@ def build_scorecard(
         week=week, team=team, calls=calls, agents=agents, flags=flags, indexed=indexed, sampled=sampled,
         trend=trend, topics=_topic_table(store, end, start, team), rule_precision=_rule_precision(store), team_mean=team_mean,
         category_names=dict(pack.category_names) if pack else {},
+        appeals=store.appeals(calls["call_id"].tolist()),
     )

@@ -137,6 +137,7 @@ def agents(book: Book, ctx: Context) -> None:
         Column("班组", lambda a: a["team"]), Column("抽检通话", lambda a: int(a["calls"])),
         Column("总分", score("total"), "0.0"), *[Column(d, score(d), "0.0") for d in DIMENSIONS],
         *[Column(f"问题·{ctx.name(c)}", lambda a, c=c: int(a[c])) for c in cats],
+        Column("申诉撤销", lambda a: int(a.get("overturned", 0) or 0)),
         Column("总分差距(对团队)", score("gap:total"), "0.0"), *[Column(f"差距·{d}", score(f"gap:{d}"), "0.0") for d in DIMENSIONS],
         Column("总分较上周", score("delta:total"), "0.0"), *[Column(f"较上周·{d}", score(f"delta:{d}"), "0.0") for d in DIMENSIONS],
     ]
@@ -190,6 +191,27 @@ def flag_detail(book: Book, ctx: Context) -> None:
 
     fl.extras.append(review_choices)
     fl.widths[[c.header for c in columns].index("证据")] = 60
+
+
+APPEAL_STATE = {"appealed": "待处理", "upheld": "维持", "overturned": "撤销"}
+
+
+def appeals(book: Book, ctx: Context) -> None:
+    """Every appeal (申诉) on the week's flags: who appealed and why, and how a lead settled it."""
+    ap = ctx.sc.appeals
+    if len(ap):
+        ap = ap.merge(ctx.sc.calls[["call_id", "day", "agent_id", "agent_name"]], on="call_id", how="left")
+    m = ctx.mask
+    columns = [
+        Column("日期", lambda a: _day(a.day), DAY), Column("工号", lambda a: a.agent_id), Column("姓名", lambda a: a.agent_name),
+        Column("流水号", lambda a: a.call_id), Column("类别", lambda a: ctx.cat(a.category)), Column("证据", lambda a: m(a.evidence or "")),
+        Column("申诉人", lambda a: a.appealed_by), Column("申诉理由", lambda a: m(a.appeal_reason or "")),
+        Column("申诉时间", lambda a: a.appealed_at), Column("状态", lambda a: APPEAL_STATE.get(a.state, a.state)),
+        Column("处理人", lambda a: a.resolved_by if isinstance(a.resolved_by, str) else ""),
+        Column("处理意见", lambda a: m(a.resolution_reason) if isinstance(a.resolution_reason, str) else ""),
+        Column("处理时间", lambda a: a.resolved_at if isinstance(a.resolved_at, str) else ""), Column("flag_key", lambda a: a.flag_key),
+    ]
+    table(book, "申诉", columns, ap.itertuples(index=False) if len(ap) else ())
 
 
 def long_calls(book: Book, ctx: Context) -> None:
@@ -280,7 +302,8 @@ def clip_index(book: Book, ctx: Context) -> None:
     table(book, "片段索引", columns, (f for f in ctx.flags.itertuples(index=False) if ctx.clip(f)))
 
 
-SHEETS = (overview, agents, flag_detail, long_calls, to_report, cases, knowledge_base, topics, rule_precision, clip_index)
+SHEETS = (overview, agents, flag_detail, appeals, long_calls, to_report, cases, knowledge_base, topics, rule_precision,
+          clip_index)
 
 
 def write_scorecard(sc: Scorecard, path: Path, mask: bool = True, clips: dict[str, str] | None = None) -> Path:

@@ -1,0 +1,47 @@
+"""What may happen to a flag once people look at it: the review and appeal states.
+
+    pending --confirm/dismiss/case--> confirmed | dismissed | case   (a reviewer; may decide again)
+    confirmed | case --appeal--> appealed                            (the agent, 申诉)
+    appealed --upheld/overturned--> upheld | overturned              (a lead settles it; final)
+
+Every transition is kept with who, when and why (history, never overwritten). What counts:
+the reviewed score follows the reviewer's decision; the final score also drops a flag whose
+appeal was upheld for the agent (overturned).
+"""
+
+from __future__ import annotations
+
+from audit.errors import AuditError
+
+DECISIONS = {"confirm": "confirmed", "dismiss": "dismissed", "case": "case"}
+RESOLUTIONS = {"upheld": "upheld", "overturned": "overturned"}
+DECIDABLE = ("pending", "confirmed", "dismissed", "case")
+APPEALABLE = ("confirmed", "case")
+STATES = ("pending", "confirmed", "dismissed", "case", "appealed", "upheld", "overturned")
+WAITING = ("pending", "appealed")  # someone still has to act
+
+
+class ReviewError(AuditError):
+    """A transition the review flow does not allow (the message names the flag and why)."""
+
+
+def next_state(flag_key: str, state: str, action: str) -> str:
+    if action in DECISIONS:
+        if state not in DECIDABLE:
+            raise ReviewError(f"flag {flag_key} is {state}: a decision can no longer change"
+                              + (" until the appeal is resolved" if state == "appealed" else " (its appeal was settled)"))
+        return DECISIONS[action]
+    if action == "appeal":
+        if state not in APPEALABLE:
+            raise ReviewError(f"flag {flag_key} is {state}: only a confirmed flag (or typical case) can be appealed")
+        return "appealed"
+    if action in RESOLUTIONS:
+        if state != "appealed":
+            raise ReviewError(f"flag {flag_key} is {state}: there is no appeal to resolve")
+        return RESOLUTIONS[action]
+    raise ReviewError(f"unknown review action {action!r} (confirm, dismiss, case, appeal, upheld, overturned)")
+
+
+def counts_finally(state: str | None) -> bool | None:
+    """After appeals: False when the appeal was upheld for the agent, else None (the decision stands)."""
+    return False if state == "overturned" else None
