@@ -4,6 +4,8 @@
 in-process). `ray` sends the same jobs to a Ray cluster (or a local Ray started here).
 Either way results come back to the caller's process, which alone writes the store:
 SQLite has one writer, and each result is committed as soon as it arrives.
+Wherever a job runs (pool worker, Ray worker, or in-process), its native thread pools are set
+to the caller's `threads` first (audit/threads.py), not to what the environment says.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from typing import Any, Callable, Iterable, Iterator
 
+from audit import threads as native
 from audit.errors import AuditError
 
 log = logging.getLogger("audit")
@@ -47,27 +50,34 @@ def run_jobs(
     initargs: tuple = (),
     executor: str = "local",
     address: str = "",
+    threads: int = 1,
 ) -> Iterator[tuple[Any, Any, BaseException | None]]:
-    """Yield (item, result, error) per item. A failing item yields its error; the rest go on."""
+    """Yield (item, result, error) per item. A failing item yields its error; the rest go on.
+
+    threads: BLAS and OpenMP threads per worker, set the same whichever executor runs the jobs
+    (the engines get theirs from their options: CTranslate2 cpu_threads, torch)."""
     items = list(items)
     if executor == "ray" and items:
-        yield from _run_ray(fn, items, initializer, initargs, address)
+        yield from _run_ray(fn, items, initializer, initargs, address, threads)
         return
     if workers <= 1:
-        if initializer:
-            initializer(*initargs)
-        for item in items:
-            try:
-                yield item, fn(item), None
-            except Exception as exc:  # one bad call never stops the batch
-                yield item, None, exc
+        with native.pinned(threads):
+            if initializer:
+                initializer(*initargs)
+            for item in items:
+                try:
+                    yield item, fn(item), None
+                except Exception as exc:  # one bad call never stops the batch
+                    yield item, None, exc
         return
     queue = iter(items)
     while True:
         # A worker that dies (segfault, out of memory) breaks the pool: its jobs in flight are
         # reported failed and a fresh pool takes the rest (a rerun retries the failed ones).
         broken = False
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=initializer, initargs=initargs) as pool:
+        with ProcessPoolExecutor(
+            workers, mp_context=get_context("spawn"), initializer=_pool_init, initargs=(threads, initializer, initargs)
+        ) as pool:
             pending: dict[Future, Any] = {}
             for item in queue:  # keep only a few jobs in flight: a killed run has little half-done work
                 pending[pool.submit(fn, item)] = item
@@ -98,8 +108,18 @@ def run_jobs(
 
 _END = object()
 
-def _ray_task(fn, initializer, initargs, stamp, item):
-    """Runs on a Ray worker: set up once per worker process (model, rule pack), then the job."""
+
+def _pool_init(threads: int, initializer: Callable | None, initargs: tuple) -> None:
+    """A local pool worker: native thread pools first, then the caller's set-up."""
+    native.pin_process(threads)
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def _ray_task(fn, initializer, initargs, stamp, threads, item):
+    """Runs on a Ray worker: set up once per worker process (model, rule pack), then the job.
+    Ray exports OMP_NUM_THREADS=1 to its workers when the driver has none: the count set here wins."""
+    native.pin_process(threads)
     if initializer is not None:
         if _ray_ready.get(initializer.__qualname__) != stamp:
             initializer(*initargs)
@@ -117,7 +137,7 @@ def _digest(initargs: tuple) -> str:
     return hashlib.sha1(pickle.dumps(initargs)).hexdigest()
 
 
-def _run_ray(fn, items, initializer, initargs, address: str):
+def _run_ray(fn, items, initializer, initargs, address: str, threads: int = 1):
     try:
         import ray
     except ImportError as exc:
@@ -130,7 +150,7 @@ def _run_ray(fn, items, initializer, initargs, address: str):
     task = ray.remote(_ray_task)
     args_ref = ray.put(initargs)  # large set-up data (the rule pack) travels once
     stamp = _digest(initargs)  # computed once here, not pickled again in every task
-    pending = {task.remote(fn, initializer, args_ref, stamp, item): item for item in items}
+    pending = {task.remote(fn, initializer, args_ref, stamp, threads, item): item for item in items}
     while pending:
         done, _ = ray.wait(list(pending), num_returns=1)
         for ref in done:

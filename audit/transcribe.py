@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 import zlib
 from dataclasses import asdict, dataclass, replace
@@ -41,7 +40,7 @@ class TranscribeOptions:
     beam_size: int = 1
     vad: bool = True
     agent_channel: str = "left"
-    threads: int = 0  # 0 = all cores
+    threads: int = 0  # native threads (CTranslate2, torch); 0 = all cores, never the environment
     word_timestamps: bool = True
     split_gap: float = 0.5  # split a Whisper segment where its words pause this long (s)
     lexicon: str = ""  # extra vocabulary file for homophone correction ("" = built-in only)
@@ -161,7 +160,9 @@ def correct_segments(segments: list[Segment], options: TranscribeOptions) -> lis
 
 
 def _threads(options: TranscribeOptions) -> int:
-    return options.threads or os.cpu_count() or 1
+    from audit.threads import count
+
+    return count(options.threads)
 
 
 class FasterWhisperEngine:
@@ -179,7 +180,10 @@ class FasterWhisperEngine:
         if compute == "auto":
             compute = "float16" if device == "cuda" else "int8"
         self.options = options
-        self.model = WhisperModel(options.model, device=device, compute_type=compute, cpu_threads=_threads(options))
+        # Both counts explicit: cpu_threads=0 would let CTranslate2 read OMP_NUM_THREADS (else 4).
+        self.model = WhisperModel(
+            options.model, device=device, compute_type=compute, cpu_threads=_threads(options), num_workers=1
+        )
         # Batched decoding of VAD chunks: ~25% faster on 2 CPU cores, but on dev07 it lost 30 s of the
         # agent channel (a chunk decoded to one short line), so it is opt-in.
         self.batched = None

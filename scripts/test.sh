@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+scripts/ci-system-deps.sh  # LibreOffice for the workbook test: installed only as root (CI), never fatal
 exec .venv/bin/python -m pytest "$@"

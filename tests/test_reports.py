@@ -197,7 +197,7 @@ def test_mask_and_guard_helpers():
     assert safe_text("=1+1") == "'=1+1" and safe_text("@x") == "'@x" and safe_text("正常") == "正常"
 
 
-@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) not installed; apt-get install libreoffice-calc")
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) not installed; as root scripts/ci-system-deps.sh installs it (apt-get install libreoffice-calc-nogui)")
 def test_workbook_opens_in_libreoffice(ws, tmp_path):
     path, _ = weekly(ws, "--no-clips")
     subprocess.run(["soffice", "--headless", "--convert-to", "pdf", "--outdir", str(tmp_path), str(path)], check=True, timeout=180)
