@@ -1,6 +1,5 @@
 import json
 import random
-import shutil
 
 import pytest
 from click.testing import CliRunner

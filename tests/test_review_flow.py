@@ -12,20 +12,20 @@ from audit.review_states import ReviewError, next_state
 from tests.test_one_score import DAY, WEEK, ws  # noqa: F401 (fixture: a demo night with scripted brush-offs)
 
 
-def run(ws, *args, ok=True):
-    res = CliRunner().invoke(cli, [*args, "--config", str(ws / "audit.toml")])
+def run(folder, *args, ok=True):
+    res = CliRunner().invoke(cli, [*args, "--config", str(folder / "audit.toml")])
     assert (res.exit_code == 0) == ok, res.output
     return res.output
 
 
-def scores(ws, call_id):
-    (call,) = json.loads(run(ws, "score", "--call", call_id, "--json"))
+def scores(folder, call_id):
+    (call,) = json.loads(run(folder, "score", "--call", call_id, "--json"))
     return call
 
 
-def a_flag(ws, rule=None):
+def a_flag(folder, rule=None):
     """A counted flag that is its rule's only one in its call (so its points move the score)."""
-    db = sqlite3.connect(ws / "callaudit.db")
+    db = sqlite3.connect(folder / "callaudit.db")
     rows = db.execute("""SELECT flag_key, call_id, rule_id FROM flags WHERE review_only = 0 AND points > 0
                          GROUP BY call_id, rule_id HAVING COUNT(*) = 1 ORDER BY call_id, rule_id""").fetchall()
     return next((k, c) for k, c, r in rows if rule is None or r == rule)
