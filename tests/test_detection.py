@@ -36,10 +36,12 @@ def category_flags(pack, category, view):
 
 
 def test_greeting_with_misheard_agent_id_is_review_only_not_counted(pack):
-    # 工号 heard as 宫后: the agent said it; ASR did not write it
-    found = flags_of(pack, "script.greeting.incomplete", "您好，国家电网客服，宫后三一五六，很高兴为您服务，请问有什么可以帮您？")
+    # 工号 heard as 宫后 and its digits as words: the agent said it; ASR did not write it
+    found = flags_of(pack, "script.greeting.incomplete", "您好，国家电网客服，宫后时期一样，很高兴为您服务，请问有什么可以帮您？")
     assert found and all(f.review_only for f in found)
     assert "宫后" in found[0].evidence
+    # with the digits heard, the number itself is the ID: no flag at all
+    assert flags_of(pack, "script.greeting.incomplete", "您好，国家电网客服，宫后三一五六，很高兴为您服务，请问有什么可以帮您？") == []
 
 
 def test_greeting_with_hotline_name_written_as_homophones_is_not_flagged(pack):

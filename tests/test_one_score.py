@@ -2,7 +2,6 @@
 monthly roll-up give the same number for a call after review, under the per-rule cap."""
 
 import json
-import shutil
 import sqlite3
 from collections import Counter
 
@@ -33,22 +32,18 @@ class ScriptEngine:
 
 
 @pytest.fixture
-def ws(tmp_path):
-    from tests.conftest import DEMO, REPO
-
-    ws = tmp_path / "demo"
-    shutil.copytree(DEMO, ws, ignore=shutil.ignore_patterns("callaudit.db*", "*.lock"))
-    cfg = ws / "audit.toml"
-    text = cfg.read_text(encoding="utf-8").replace('output = "../reports"', 'output = "reports"')
-    text = text.replace('rules = "../rules"', f'rules = "{REPO / "rules"}"')
-    cfg.write_text(text.replace("full_coverage = false", "full_coverage = true").replace("workers = 0", "workers = 1"),
-                   encoding="utf-8")
+def ws(demo_ws):
+    """The demo workspace after one night of scripted transcripts (every call sampled)."""
+    cfg = demo_ws / "audit.toml"
+    text = cfg.read_text(encoding="utf-8").replace("full_coverage = false", "full_coverage = true")
+    cfg.write_text(text.replace("workers = 0", "workers = 1"), encoding="utf-8")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(transcribe, "load_engine", lambda options: ScriptEngine())
-        mp.setattr(pipeline, "transcribe_options", lambda settings, threads=0: TranscribeOptions(model="fake", threads=1, refill=False))
+        mp.setattr(pipeline, "transcribe_options",
+                   lambda settings, threads=0: TranscribeOptions(model="fake", threads=1, refill=False))
         res = CliRunner().invoke(cli, ["nightly", "--date", DAY, "--json", "--config", str(cfg)])
     assert res.exit_code == 0, res.output
-    return ws
+    return demo_ws
 
 
 def _cli(ws, *args):
