@@ -42,7 +42,7 @@ class SegmentLevel:
 class RateStretch:
     start: float
     end: float
-    cps: float  # Chinese characters (and digits) per second
+    cps: float  # syllables per second (audit/syllables.py)
     text: str
 
 
@@ -63,6 +63,21 @@ class Measures:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Measures":
+        """Back from `to_dict` (JSON): what the score stage reads, so rules run without the audio."""
+        spans = lambda xs: [tuple(x) for x in xs]  # noqa: E731
+        return cls(
+            duration=d["duration"], layout=d["layout"], activity={k: spans(v) for k, v in d["activity"].items()},
+            speech_time=d["speech_time"], dead_air=spans(d["dead_air"]), overlaps=spans(d["overlaps"]),
+            levels=[SegmentLevel(**x) for x in d["levels"]], pitch=d["pitch"], rates=[RateStretch(**x) for x in d["rates"]],
+            agent_median_cps=d["agent_median_cps"], mean_logprob=d.get("mean_logprob", 0.0), notes=list(d.get("notes", [])),
+        )
+
+
+# Bump when measuring changes what it returns for the same audio and transcript: stored measures are then redone.
+MEASURE_VERSION = 1
 
 
 # ---------------------------------------------------------------- primitives

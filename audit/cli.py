@@ -158,11 +158,11 @@ def progress_bars(enabled: bool):
 @config_option
 @date_option(help_text="Day to audit (YYYY-MM-DD). Default: yesterday in the configured timezone.")
 @click.option("--force", is_flag=True, help="Redo transcription and scoring of calls already done.")
-@click.option("--stages", default="sample,transcribe,score", show_default=True, help="Comma-separated stages to run.")
+@click.option("--stages", default="sample,transcribe,measure,score", show_default=True, help="Comma-separated stages to run.")
 @json_option
 @_fail_cleanly
 def nightly(config_path: Path | None, day, force: bool, stages: str, as_json: bool) -> None:
-    """Run the night's audit: index, sample, transcribe, score, daily summary.
+    """Run the night's audit: index, sample, transcribe, measure, score, daily summary.
 
     Safe to rerun: finished calls are not redone, nothing is duplicated, and an
     interrupted run picks up where it stopped. Two runs on one workspace at once
@@ -178,7 +178,7 @@ def nightly(config_path: Path | None, day, force: bool, stages: str, as_json: bo
         return
     if summary.sample is not None:
         _echo_summary(summary.sample.summary())
-    for stage in (summary.transcribe, summary.score):
+    for stage in (summary.transcribe, summary.measure, summary.score):
         if stage is not None:
             click.echo(f"{stage.stage}: {stage.done} done, {stage.cached} already done, {stage.failed} failed")
     for r in summary.to_report:
@@ -302,7 +302,7 @@ def score(config_path: Path | None, day, call_ids: tuple[str, ...], force: bool,
     summary, weekly workbook and monthly roll-up show; `machine_total` is the score
     before any review, and each flag carries its `decision` (or null).
     """
-    from audit.stages import score_stage
+    from audit.stages import measure_stage, score_stage
     from audit.store import Store
 
     if not day and not call_ids:
@@ -310,7 +310,9 @@ def score(config_path: Path | None, day, call_ids: tuple[str, ...], force: bool,
     config = _load(config_path)
     with Store(config.database) as store:
         if day:
-            result = score_stage(config, store, day.date().isoformat(), progress_bars(not as_json), force)
+            bars = progress_bars(not as_json)
+            measure_stage(config, store, day.date().isoformat(), False, bars)  # what is not measured yet
+            result = score_stage(config, store, day.date().isoformat(), bars, force)
             ids = store.sampled_calls(day.date().isoformat())["call_id"].tolist()
         else:
             result, ids = None, list(call_ids)

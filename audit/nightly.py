@@ -8,12 +8,12 @@ from datetime import date
 
 from audit.config import Config
 from audit.pipeline import SampleResult, sample_day, store_sample, yesterday
-from audit.stages import StageResult, score_stage, transcribe_stage
+from audit.stages import StageResult, measure_stage, score_stage, transcribe_stage
 from audit.store import RunLock, Store
 
 log = logging.getLogger("audit")
 
-STAGES = ("sample", "transcribe", "score")
+STAGES = ("sample", "transcribe", "measure", "score")
 
 
 @dataclass
@@ -23,6 +23,7 @@ class NightlySummary:
     day: str
     sample: SampleResult | None = None
     transcribe: StageResult | None = None
+    measure: StageResult | None = None
     score: StageResult | None = None
     to_report: list[dict] = field(default_factory=list)  # must-report flags of the day (daily summary)
     surges: list[dict] = field(default_factory=list)
@@ -32,7 +33,7 @@ class NightlySummary:
     def to_dict(self) -> dict:
         """The JSON of `nightly --json` and of the runs table."""
         out: dict = {"day": self.day, **(self.sample.summary() if self.sample else {})}
-        for name in ("transcribe", "score"):
+        for name in ("transcribe", "measure", "score"):
             stage = getattr(self, name)
             if stage is not None:
                 out[name] = stage.summary()
@@ -45,7 +46,7 @@ class NightlySummary:
 def run_nightly(
     config: Config, day: date | None = None, force: bool = False, progress=None, stages: tuple[str, ...] = STAGES
 ) -> NightlySummary:
-    """Sample, transcribe and score one day's calls, then write the daily summary.
+    """Sample, transcribe, measure and score one day's calls, then write the daily summary.
 
     `progress(stage, total)` may return a callable tick(call_id, outcome) (the CLI's bar).
     """
@@ -62,6 +63,8 @@ def run_nightly(
                 store_sample(store, summary.sample)
             if "transcribe" in stages:
                 summary.transcribe = transcribe_stage(config, store, days, force, progress)
+            if "measure" in stages:
+                summary.measure = measure_stage(config, store, days, force, progress)
             if "score" in stages:
                 from audit.reports.daily import daily_summary
 

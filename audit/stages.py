@@ -1,4 +1,4 @@
-"""The per-call stages of a night (transcribe, score) and the one runner they share.
+"""The per-call stages of a night (transcribe, measure, score) and the one runner they share.
 
 A stage is three functions: `prepare` looks at one sampled call and says whether it is already
 done, cannot be done (and why), or is a job; `work` does a job in a worker (local process pool
@@ -45,7 +45,7 @@ class Skip:
     """A call that needs no work: done before (`message` None), or not doable (`message` says why)."""
 
     message: str | None = None
-    record: bool = True  # False: an earlier stage already reported this call's problem
+    record: bool = True  # False: an earlier stage already reported this call's problem (status only)
 
 
 @dataclass
@@ -76,10 +76,11 @@ def run_stage(stage: Stage, config: Config, store: Store, day: str, progress=Non
 
     def fail(call_id: str, message: str, record: bool = True) -> None:
         res.failed += 1
-        if record:
-            with store.tx():
-                store.set_status(call_id, stage.name, "failed", message)
+        with store.tx():
+            store.set_status(call_id, stage.name, "failed", message)
+            if record:  # not when an earlier stage already reported this call
                 store.record_problem(day, stage.name, call_id, message)
+        if record:
             log.warning("%s: %s", call_id, message)
         tick(call_id, "failed")
 
@@ -183,6 +184,58 @@ def transcribe_stage(config: Config, store: Store, day: str, force: bool = False
     return run_stage(stage, config, store, day, progress)
 
 
+# ---------------------------------------------------------------- measure
+
+
+def _measure_job(job: tuple[str, str, dict]) -> dict:
+    """(call id, audio path, transcript dict) -> acoustic measures (dict); runs in a worker."""
+    from audit.acoustic import measure_call
+    from audit.audio import decode
+    from audit.transcribe import Transcript
+
+    call_id, path, body = job
+    transcript = Transcript.from_dict(body)
+    if not transcript.segments:
+        raise AuditError(f"{Path(path).name}: no speech found (silent or unusable audio); not scored")
+    return measure_call(decode(Path(path)), transcript).to_dict()
+
+
+def measure_stage(config: Config, store: Store, day: str, force: bool = False, progress=None) -> StageResult:
+    """Measure the day's transcribed calls (voice activity, dead air, overlaps, loudness, pitch,
+    speech rate): the only stage after transcription that reads the audio. Redone when the
+    transcript or the measuring code (MEASURE_VERSION) changed; the call is then rescored."""
+    from audit.acoustic import MEASURE_VERSION
+    from audit.audio import resolve_inside_root
+    from audit.executor import plan_workers
+
+    def made_from(call_id: str) -> str | None:
+        key = store.transcript_key(call_id)
+        return None if key is None else f"{key}+m{MEASURE_VERSION}"
+
+    def prepare(store: Store, row) -> Job | Skip:
+        want = made_from(row.call_id)
+        body = store.transcript_body(row.call_id) if want else None
+        if body is None:  # transcription failed: that stage reported it
+            return Skip("not transcribed", record=False)
+        if not force and store.status(row.call_id, "measure") == "done" and store.measures_made_from(row.call_id) == want:
+            return Skip()
+        try:
+            path = resolve_inside_root(config.recording_root, row.audio_path)
+        except AuditError as exc:
+            return Skip(str(exc))
+        return Job(row.call_id, (row.call_id, str(path), body))
+
+    def save(store: Store, job: Job, measures: dict, call_ids: list[str]) -> None:
+        store.put_measures(job.key, made_from(job.key), measures)
+        store.set_status(job.key, "score", "stale")  # new measures: the flags follow them
+
+    def workers(n_jobs: int) -> int:  # worker processes pay a few seconds of imports: only for a real batch
+        return plan_workers(config.transcribe.workers).workers if n_jobs >= 8 else 1
+
+    stage = Stage("measure", prepare, _measure_job, save, workers=workers, errors=(AuditError, OSError, ValueError))
+    return run_stage(stage, config, store, day, progress)
+
+
 # ---------------------------------------------------------------- score
 
 
@@ -193,28 +246,24 @@ def _init_scorer(pack, weights: dict[str, float], confidence, episode_gap: float
     _scorer.update(pack=pack, weights=weights, confidence=confidence, episode_gap=episode_gap)
 
 
-def _score_job(job: tuple[str, str, dict, str]) -> tuple:
-    """(call id, audio path, transcript dict, topic hint) -> score and measures; runs in a worker."""
-    from audit.acoustic import measure_call
-    from audit.audio import decode
+def _score_job(job: tuple[str, dict, dict, str]) -> tuple:
+    """(call id, transcript dict, measures dict, topic hint) -> score and measures; runs in a worker.
+    Rules and measures only: no audio, so rescoring after a rule edit is quick."""
+    from audit.acoustic import Measures
     from audit.scoring import score_call
     from audit.transcribe import Transcript
 
-    call_id, path, body, topic_hint = job
-    transcript = Transcript.from_dict(body)
-    if not transcript.segments:
-        raise AuditError(f"{Path(path).name}: no speech found (silent or unusable audio); not scored")
-    measures = measure_call(decode(Path(path)), transcript)
+    call_id, body, measured, topic_hint = job
+    measures = Measures.from_dict(measured)
     s = _scorer
-    return score_call(call_id, transcript, measures, s["pack"], s["weights"], topic_hint, s["confidence"],
-                      s["episode_gap"]), measures
+    return score_call(call_id, Transcript.from_dict(body), measures, s["pack"], s["weights"], topic_hint,
+                      s["confidence"], s["episode_gap"]), measures
 
 
 def score_stage(config: Config, store: Store, day: str, progress=None, force: bool = False) -> StageResult:
-    """Score the day's transcribed calls; a call is rescored when the rule pack (or how flags are
-    weighed) changed. Each call's flags are replaced as a whole with its score; reviews live in
-    their own table keyed by flag_key, so they survive rescoring."""
-    from audit.audio import resolve_inside_root
+    """Score the day's measured calls; a call is rescored when the rule pack (or how flags are
+    weighed) or its measures changed. Each call's flags are replaced as a whole with its score;
+    reviews live in their own table keyed by flag_key, so they survive rescoring."""
     from audit.executor import plan_workers
     from audit.rules import load_pack
     from audit.scoring import scored_with
@@ -229,22 +278,18 @@ def score_stage(config: Config, store: Store, day: str, progress=None, force: bo
             store.record_problem(day, "rules", err.split(":")[0], err)
 
     def prepare(store: Store, row) -> Job | Skip:
-        body = store.transcript_body(row.call_id)
-        if body is None:  # transcription failed: that stage reported it
-            return Skip("not transcribed", record=False)
+        measured = store.measures_body(row.call_id)
+        body = store.transcript_body(row.call_id) if measured is not None else None
+        if body is None:  # not transcribed or not measured: those stages reported why
+            return Skip("not measured", record=False)
         if not force and store.status(row.call_id, "score") == "done" and store.score_rulepack(row.call_id) == made_with:
             return Skip()
-        try:
-            path = resolve_inside_root(config.recording_root, row.audio_path)
-        except AuditError as exc:
-            return Skip(str(exc))
-        return Job(row.call_id, (row.call_id, str(path), body, row.topic_hint or ""))
+        return Job(row.call_id, (row.call_id, body, measured, row.topic_hint or ""))
 
     def save(store: Store, job: Job, result, call_ids: list[str]) -> None:
         score, measures = result
         store.put_score(score, measures)
 
-    # Worker processes pay a few seconds of imports: only worth it for a real batch.
     def workers(n_jobs: int) -> int:
         return plan_workers(config.transcribe.workers).workers if n_jobs >= 8 else 1
 

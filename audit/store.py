@@ -143,6 +143,14 @@ MIGRATIONS: list[str] = [
     INSERT INTO review_events (flag_key, action, state, by, reason, at)
         SELECT flag_key, decision, state, '(before review history)', NULL, reviewed_at FROM reviews WHERE decision IS NOT NULL;
     """,
+    # 6: acoustic measures as their own stage's output: rules run on them without the audio
+    """
+    CREATE TABLE call_measures (
+        call_id TEXT PRIMARY KEY,
+        made_from TEXT NOT NULL,
+        body TEXT NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -310,6 +318,28 @@ class Store:
             "SELECT t.body FROM call_transcripts c JOIN transcripts t USING (cache_key) WHERE c.call_id = ?",
             (call_id,),
         ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    # ---- measures ------------------------------------------------------------
+
+    def transcript_key(self, call_id: str) -> str | None:
+        row = self.db.execute("SELECT cache_key FROM call_transcripts WHERE call_id = ?", (call_id,)).fetchone()
+        return row[0] if row else None
+
+    def put_measures(self, call_id: str, made_from: str, body: dict) -> None:
+        """A call's acoustic measures; `made_from` names the transcript and measuring version behind them."""
+        self.db.execute(
+            """INSERT INTO call_measures (call_id, made_from, body) VALUES (?,?,?)
+               ON CONFLICT(call_id) DO UPDATE SET made_from=excluded.made_from, body=excluded.body""",
+            (call_id, made_from, json.dumps(body, ensure_ascii=False)),
+        )
+
+    def measures_made_from(self, call_id: str) -> str | None:
+        row = self.db.execute("SELECT made_from FROM call_measures WHERE call_id = ?", (call_id,)).fetchone()
+        return row[0] if row else None
+
+    def measures_body(self, call_id: str) -> dict | None:
+        row = self.db.execute("SELECT body FROM call_measures WHERE call_id = ?", (call_id,)).fetchone()
         return json.loads(row[0]) if row else None
 
     # ---- scores and flags ------------------------------------------------

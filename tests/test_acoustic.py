@@ -101,3 +101,18 @@ def test_speech_rate_counts_amounts_as_they_are_said():
     # 4 s of a bill read out: 24 syllables (6 per s), though only 17 characters are written
     fast = speech_rates([Segment(AGENT, 0.0, 4.0, "142块9毛8，156块2毛4，129块")], min_duration=2.0)
     assert fast[0].cps == 6.0
+
+
+def test_measures_survive_the_store_unchanged():
+    """The score stage reads measures back from JSON: they must be the very same measures."""
+    import json
+
+    from audit.acoustic import Measures, measure_call
+    from audit.transcribe import Transcript
+
+    audio = decode(DEMO / "recordings" / "dev01.mp3")
+    segs = (Segment(AGENT, 1.2, 9.2, "您好，国家电网客服，工号一零二三。"), Segment(CUSTOMER, 9.7, 16.7, "我家停电了，一百四十二块的电费也交了。"),
+            Segment(AGENT, 17.0, 30.0, "好的，请您稍等，我帮您查询一下您家的用电情况和缴费记录，马上就好。"))
+    m = measure_call(audio, Transcript(segments=segs, duration=audio.duration, layout="stereo", engine="x", model="x"))
+    assert m.levels and m.activity and m.rates
+    assert Measures.from_dict(json.loads(json.dumps(m.to_dict()))) == m

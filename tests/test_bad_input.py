@@ -77,7 +77,7 @@ def test_every_bad_item_is_reported_and_the_night_completes(bad_ws):
         ("transcribe", "codec"): "codec.wav",
         ("transcribe", "missing"): "file not found",
         ("transcribe", "link"): "outside the recording root",
-        ("score", "silent"): "no speech found",
+        ("measure", "silent"): "no speech found",
         ("rules", "zz_broken.yaml"): "zz_broken.yaml: rule broken",
     }
     for key, text in expected.items():
@@ -87,6 +87,8 @@ def test_every_bad_item_is_reported_and_the_night_completes(bad_ws):
     db = sqlite3.connect(bad_ws / "callaudit.db")
     status = dict(db.execute("select call_id, status from stage_status where stage='score'"))
     assert status["ok"] == "done" and status["wrongext"] == "done" and status["silent"] == "failed"
+    measured = dict(db.execute("select call_id, status from stage_status where stage='measure'"))
+    assert measured["silent"] == "failed" and measured["ok"] == "done"
     assert db.execute("select count(*) from call_scores").fetchone()[0] == 2
     daily = (bad_ws / "reports" / "daily" / "daily-2026-11-19.md").read_text(encoding="utf-8")
     for call_id in ("zero", "trunc", "codec", "missing", "link", "silent"):
