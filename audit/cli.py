@@ -635,6 +635,45 @@ def rules_check(folder: Path | None, config_path: Path | None) -> None:
         click.echo(f"note: no display name for {', '.join(unnamed)} (add `categories: {{code: 名称}}` to its file)")
 
 
+@rules.command("try")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--from", "first", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First day (YYYY-MM-DD).")
+@click.option("--to", "last", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last day (YYYY-MM-DD).")
+@config_option
+@json_option
+@_fail_cleanly
+def rules_try(folder: Path, first, last, config_path: Path | None, as_json: bool) -> None:
+    """Try the rule pack in FOLDER on the calls already scored between --from and --to.
+
+    Prints, per rule, the flags it would add and remove (with call, time and evidence)
+    and how the calls' scores would move. Writes nothing: the workspace stays byte
+    for byte as it is, so try an edit on last week's calls before switching it on.
+
+    \b
+      cp -r rules rules-new && $EDITOR rules-new/risk.yaml
+      callaudit rules try rules-new --from 2026-11-16 --to 2026-11-22
+    """
+    from audit.dryrun import try_rules
+    from audit.masking import mask_numbers
+
+    config = _load(config_path)
+    res = try_rules(config, folder, first.date().isoformat(), last.date().isoformat())
+    if as_json:
+        echo_json(res.to_dict())
+        return
+    mask = mask_numbers if config.mask_pii else (lambda t: t)
+    for rule_id, n in res.by_rule().items():
+        click.echo(f"{rule_id:40s} {n['category']:22s} +{n['added']} -{n['removed']}")
+    for sign, changes in (("+", res.added), ("-", res.removed)):
+        for c in changes:
+            at = "" if c.start is None else f"{c.start:6.1f}s"
+            click.echo(f"  {sign} {c.call_id} {at:>7s} {c.rule_id}: {mask(c.evidence)[:60]}")
+    d = res.to_dict()
+    click.echo(f"{res.calls} calls tried, {len(res.added)} flags added, {len(res.removed)} removed, "
+               f"{len(res.score_change)} scores change (mean {d['mean_score_change']:+.2f})"
+               + (f"; {len(res.skipped)} calls not measured yet" if res.skipped else ""))
+
+
 @rules.command("test")
 @click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path))
 @config_option

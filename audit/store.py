@@ -163,11 +163,25 @@ def now() -> str:
 class Store:
     """Thin wrapper over one SQLite file. Use `with store.tx():` around a unit of work."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, read_only: bool = False):
+        """read_only: look, never write (a dry run): no migration, no journal files, no locks
+        taken, so every file of the workspace stays byte for byte as it was."""
         self.path = Path(path)
+        self._depth = 0  # open transactions (nested ones are savepoints)
+        if read_only:
+            if not self.path.exists():
+                raise AuditError(f"no workspace database at {self.path}")
+            # immutable: no lock or -shm file is made; but a write-ahead log still holding commits
+            # (another process has the workspace open) must be read, so then plain read-only
+            live = Path(f"{self.path}-wal").exists()
+            uri = f"{self.path.resolve().as_uri()}?mode=ro" + ("" if live else "&immutable=1")
+            self.db = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None)
+            self.db.row_factory = sqlite3.Row
+            if self.version != SCHEMA_VERSION:
+                raise AuditError(f"{self.path} is at schema {self.version}, this callaudit reads {SCHEMA_VERSION}: run a command that writes first")
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        self._depth = 0  # open transactions (nested ones are savepoints)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA foreign_keys=ON")
