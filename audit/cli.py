@@ -298,9 +298,13 @@ def score(config_path: Path | None, day, call_ids: tuple[str, ...], force: bool,
     (e.g. after editing a rule); review decisions are kept.
 
     Phone, ID and account numbers in evidence are masked unless [reports] mask_pii
-    = false. `total` and `dimensions` are the score after review, the same number the daily
-    summary, weekly workbook and monthly roll-up show; `machine_total` is the score
-    before any review, and each flag carries its `decision` (or null).
+    = false. `total` and `dimensions` are the final score (after review and
+    appeals), the same number the daily summary, weekly workbook and monthly
+    roll-up show; `reviewed_total` follows the reviewers' decisions only,
+    `machine_total` is the score before anyone looked. `form_total` is the score
+    on the team's score form (N/A items left out); a veto item makes it 0, with
+    `vetoed` and `veto_reason`. Each flag carries its `decision` (or null) and its
+    review `state` (pending, confirmed, dismissed, case, appealed, upheld, overturned).
     """
     from audit.stages import measure_stage, score_stage
     from audit.store import Store
@@ -327,7 +331,9 @@ def score(config_path: Path | None, day, call_ids: tuple[str, ...], force: bool,
         return
     for c in calls:
         changed = "" if c["total"] == c["machine_total"] else f" (machine {c['machine_total']:.1f}, after review)"
-        click.echo(f"{c['call_id']}  {c['topic']}  total {c['total']:.1f}{changed}  flags {len(c['flags'])}")
+        form = (f"  {c['form']} 一票否决: {c['veto_reason']}" if c["vetoed"]
+                else f"  {c['form']} {c['form_total']:.1f}" if c["form_total"] is not None else "")
+        click.echo(f"{c['call_id']}  {c['topic']}  total {c['total']:.1f}{changed}{form}  flags {len(c['flags'])}")
         for f in c["flags"]:
             at = "" if f["start"] is None else f"{f['start']:7.1f}s "
             cost = f["decision"] or ("review" if f["review_only"] else f"-{f['points']:g}")
@@ -340,7 +346,7 @@ def _scored_call_records(config: Config, ids: list[str], stored, flags) -> list[
     """score --json: per call the score after review (audit.scores, as every report has it), the
     machine's own total, and the flags with their review decision."""
     from audit.masking import mask_numbers
-    from audit.rules import load_pack
+    from audit.rules import DIMENSIONS, load_pack
     from audit.scores import reviewed_scores
 
     mask = mask_numbers if config.mask_pii else (lambda text: text)
@@ -357,7 +363,9 @@ def _scored_call_records(config: Config, ids: list[str], stored, flags) -> list[
         out.append({
             "call_id": cid, "topic": stored.at[cid, "topic"], "total": float(after.at[cid, "total"]),
             "machine_total": float(stored.at[cid, "total"]), "reviewed_total": float(reviewed.at[cid, "total"]),
-            "dimensions": {d: float(after.at[cid, d]) for d in after.columns if d != "total"},
+            "dimensions": {d: float(after.at[cid, d]) for d in DIMENSIONS},
+            "form": after.at[cid, "form"], "form_total": _plain(after.at[cid, "form_total"]),
+            "vetoed": bool(after.at[cid, "vetoed"]), "veto_reason": after.at[cid, "veto_reason"],
             "flags": [{**{k: _plain(f[k]) for k in keys}, "evidence": mask(f["evidence"] or ""),
                        "review_only": bool(f["review_only"]), "hits": int(f["hits"]),
                        "decision": f["decision"] if isinstance(f["decision"], str) else None,
@@ -630,6 +638,9 @@ def rules_check(folder: Path | None, config_path: Path | None) -> None:
     pack = load_pack(_rules_dir(config_path, folder))
     cats = sorted({r.category for r in pack.rules})
     click.echo(f"{len(pack.rules)} rules in {len(pack.files)} files, {len(cats)} categories, {len(pack.topics)} topics: OK")
+    for form in pack.forms.values():
+        click.echo(f"form {form.name}: {len(form.items)} items, {sum(i.points for i in form.items):g} points, "
+                   f"{len(form.veto)} veto items, teams: {', '.join(form.teams) or 'every team without its own form'}")
     unnamed = [c for c in cats if c not in pack.category_names]
     if unnamed:  # reports then show the code itself
         click.echo(f"note: no display name for {', '.join(unnamed)} (add `categories: {{code: 名称}}` to its file)")

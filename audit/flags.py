@@ -106,6 +106,13 @@ def applies(rule: Rule, view: CallView) -> bool:
     return True
 
 
+def applicable_rules(pack: RulePack, view: CallView) -> list[str]:
+    """The rules that applied to this call (topic and `when`; a hold rule only where the call has a
+    silence that long): a score form leaves items whose rules did not apply out of the denominator."""
+    longest = max((b - a for a, b in view.measures.dead_air), default=0.0)
+    return [r.id for r in pack.rules if applies(r, view) and (r.type != "hold" or longest >= r.params["min_silence"])]
+
+
 def scoped_hits(rule: Rule, pattern: Pattern, text: str) -> list[Hit]:
     """The pattern's hits in text that count: those in a scope the rule excludes are dropped."""
     found = pattern.hits(text)

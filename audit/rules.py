@@ -23,6 +23,7 @@ from pathlib import Path
 import yaml
 
 from audit.errors import RuleError
+from audit.forms import check_forms, parse_forms
 from audit.scope import SCOPES
 from audit.similarity import Similar
 from audit.textmatch import Pattern, compile_regexes
@@ -103,6 +104,7 @@ class RulePack:
     files: tuple[str, ...] = ()
     concepts: dict = field(default_factory=dict, hash=False, compare=False)
     category_names: dict = field(default_factory=dict, hash=False, compare=False)  # code -> what reports call it
+    forms: dict = field(default_factory=dict, hash=False, compare=False)  # name -> ScoreForm (audit/forms.py)
 
     def category_name(self, code: str) -> str:
         return self.category_names.get(code, code)
@@ -332,7 +334,19 @@ def load_pack(folder: Path, errors: list[str] | None = None) -> RulePack:
         if r.id in seen:
             raise RuleError(f"{r.source}: rule {r.id}: id already used in {seen[r.id]}")
         seen[r.id] = r.source
-    return RulePack(tuple(rules), tuple(topics), digest.hexdigest()[:16], tuple(f.name for f in files), concepts, names)
+    forms = {}
+    for f, text in texts.items():
+        try:
+            spec = _load_doc(f.name, text).get("forms")
+            if spec:
+                file_forms = parse_forms(f.name, spec)
+                check_forms([*forms.values(), *file_forms], set(seen), f.name)
+                forms.update({x.name: x for x in file_forms})
+        except RuleError as exc:
+            if errors is None:
+                raise
+            errors.append(str(exc))
+    return RulePack(tuple(rules), tuple(topics), digest.hexdigest()[:16], tuple(f.name for f in files), concepts, names, forms)
 
 
 def _load_doc(name: str, text: str) -> dict:
@@ -340,8 +354,8 @@ def _load_doc(name: str, text: str) -> dict:
         doc = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise RuleError(f"{name}: not valid YAML ({exc})") from exc
-    if not isinstance(doc, dict) or set(doc) - {"pack", "description", "categories", "rules", "topics", "concepts"}:
-        raise RuleError(f"{name}: top level must be a mapping with pack, description, categories, rules, topics, concepts")
+    if not isinstance(doc, dict) or set(doc) - {"pack", "description", "categories", "rules", "topics", "concepts", "forms"}:
+        raise RuleError(f"{name}: top level must be a mapping with pack, description, categories, rules, topics, concepts, forms")
     return doc
 
 

@@ -16,6 +16,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from audit.forms import form_for, score_form
 from audit.rules import DIMENSIONS, RulePack
 
 UNCLEAR_LOGPROB = -0.8  # mean ASR log-probability below this: speech hard to understand
@@ -94,9 +95,9 @@ def reviewed_scores(calls: pd.DataFrame, flags: pd.DataFrame, pack: RulePack | N
 
     `calls` needs call_id, dimensions and measures (JSON, as stored); `flags` needs call_id,
     rule_id, points, review_only and decision. Without a pack the machine scores stand."""
-    cols = [*DIMENSIONS, "total"]
+    cols = [*DIMENSIONS, "total", *FORM_COLUMNS]
     if calls.empty:
-        return pd.DataFrame(columns=cols, index=calls.index, dtype=float)
+        return pd.DataFrame(columns=cols, index=calls.index)
     by_call: dict[str, list[Deduction]] = {}
     has_state = "state" in flags
     for f in flags.itertuples():
@@ -105,10 +106,28 @@ def reviewed_scores(calls: pd.DataFrame, flags: pd.DataFrame, pack: RulePack | N
             _decision(f.state) if has_state else None))
     rows = []
     for c in calls.itertuples():
+        mine = by_call.get(c.call_id, ())
         if pack is None:
             dims = {d: json.loads(c.dimensions).get(d) for d in DIMENSIONS}
         else:
             measures = json.loads(c.measures) if isinstance(c.measures, str) else {}
-            dims = dimension_scores(by_call.get(c.call_id, ()), pack, measures.get("mean_logprob"), final)
-        rows.append({**dims, "total": weighted_total(dims, weights)})
+            dims = dimension_scores(mine, pack, measures.get("mean_logprob"), final)
+        rows.append({**dims, "total": weighted_total(dims, weights), **_form_columns(c, mine, pack, final)})
     return pd.DataFrame(rows, index=calls.index, columns=cols)
+
+
+FORM_COLUMNS = ("form", "form_total", "vetoed", "veto_reason")
+
+
+def _form_columns(call, flags: Iterable[Deduction], pack: RulePack | None, final: bool) -> dict:
+    """The call's score on its team's form (audit/forms.py): N/A items out, veto items to 0."""
+    form = form_for(pack.forms, getattr(call, "team", None)) if pack is not None else None
+    if form is None:
+        return {"form": None, "form_total": None, "vetoed": False, "veto_reason": ""}
+    category = {r.id: r.category for r in pack.rules}
+    counted = [(f.rule_id, category.get(f.rule_id, ""), f.points) for f in flags
+               if counts(f.review_only, f.decision, f.state, final)]
+    raw = getattr(call, "applicable", None)
+    applicable = set(json.loads(raw)) if isinstance(raw, str) else None  # scored before forms: every item applies
+    fs = score_form(form, counted, applicable)
+    return {"form": fs.form, "form_total": fs.total, "vetoed": fs.vetoed, "veto_reason": fs.veto_reason}

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from audit.acoustic import Measures
 from audit.confidence import ConfidenceOptions
 from audit.episodes import DEFAULT_GAP, episodes
-from audit.flags import CallView, Flag, apply_rules, classify_topic
+from audit.flags import CallView, Flag, applicable_rules, apply_rules, classify_topic
 from audit.rules import RulePack
 from audit.scores import dimension_scores, weighted_total
 from audit.transcript import AGENT, CUSTOMER, Transcript
@@ -27,6 +27,7 @@ class CallScore:
     total: float
     long_call: dict | None
     rulepack: str
+    applicable: tuple[str, ...] = ()  # rules that applied to the call (score forms: N/A items)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -63,7 +64,7 @@ def score_call(
     dims = dimension_scores(flags, pack, measures.mean_logprob)
     long_call = long_call_breakdown(transcript, measures, flags, topic) if measures.duration > LONG_CALL_S else None
     return CallScore(call_id, topic, tuple(flags), dims, weighted_total(dims, weights), long_call,
-                     scored_with(pack, confidence, episode_gap))
+                     scored_with(pack, confidence, episode_gap), tuple(applicable_rules(pack, view)))
 
 
 def scored_with(pack: RulePack, confidence: ConfidenceOptions, episode_gap: float = DEFAULT_GAP) -> str:

@@ -151,6 +151,10 @@ MIGRATIONS: list[str] = [
         body TEXT NOT NULL
     );
     """,
+    # 7: which rules applied to a call (score forms leave the others' items out: N/A)
+    """
+    ALTER TABLE call_scores ADD COLUMN applicable TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -375,12 +379,14 @@ class Store:
         measures_d = measures.to_dict()
         measures_d.pop("activity", None)  # large; recomputable from the audio
         self.db.execute(
-            """INSERT INTO call_scores (call_id, topic, total, dimensions, measures, rulepack) VALUES (?,?,?,?,?,?)
+            """INSERT INTO call_scores (call_id, topic, total, dimensions, measures, rulepack, applicable) VALUES (?,?,?,?,?,?,?)
                ON CONFLICT(call_id) DO UPDATE SET topic=excluded.topic, total=excluded.total,
-                   dimensions=excluded.dimensions, measures=excluded.measures, rulepack=excluded.rulepack""",
+                   dimensions=excluded.dimensions, measures=excluded.measures, rulepack=excluded.rulepack,
+                   applicable=excluded.applicable""",
             (
                 score.call_id, score.topic, score.total, json.dumps(score.dimensions, ensure_ascii=False),
                 json.dumps({**measures_d, "long_call": score.long_call}, ensure_ascii=False), score.rulepack,
+                json.dumps(list(score.applicable)),
             ),
         )
 
@@ -401,7 +407,7 @@ class Store:
         """Sampled and scored calls of the days first..last (ISO dates), with their sample band and
         stored machine score (dimensions and measures as JSON text)."""
         q = """SELECT c.call_id, c.day, c.agent_id, c.agent_name, c.team, c.start, c.duration, c.caller, c.audio_path,
-                      s.band, s.reason, cs.topic, cs.total, cs.dimensions, cs.measures
+                      s.band, s.reason, cs.topic, cs.total, cs.dimensions, cs.measures, cs.applicable
                FROM samples s JOIN calls c USING (call_id) JOIN call_scores cs USING (call_id)
                WHERE s.day BETWEEN ? AND ?""" + (" AND c.team = ?" if team else "")
         return pd.read_sql_query(q, self.db, params=[first, last] + ([team] if team else []))
@@ -410,7 +416,8 @@ class Store:
         """The stored machine scores of these calls (those scored; in no particular order)."""
         marks = ",".join("?" * len(call_ids))
         return pd.read_sql_query(
-            f"SELECT call_id, topic, total, dimensions, measures FROM call_scores WHERE call_id IN ({marks})",  # noqa: S608
+            f"""SELECT cs.call_id, cs.topic, cs.total, cs.dimensions, cs.measures, cs.applicable, c.team
+                FROM call_scores cs LEFT JOIN calls c USING (call_id) WHERE cs.call_id IN ({marks})""",  # noqa: S608
             self.db, params=list(call_ids))
 
     def flags_with_reviews(self, call_ids: list[str]) -> pd.DataFrame:

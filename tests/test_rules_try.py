@@ -27,6 +27,8 @@ def test_rules_try_reports_added_and_removed_flags_and_writes_nothing(ws, tmp_pa
                 "    severity: minor\n    points: 2\n    description: 坐席把客户推给物业\n    type: match\n"
                 "    speaker: agent\n    pattern: [物业]\n")
     (candidate / "etiquette.yaml").write_text(text[:start] + new_rule + text[end:], encoding="utf-8")
+    form = (candidate / "form.yaml").read_text(encoding="utf-8")  # the score form names the rule: follow it
+    (candidate / "form.yaml").write_text(form.replace("etiquette.forbidden.brushoff", "etiquette.property_referral"), encoding="utf-8")
     before = hashes(ws)
     res = CliRunner().invoke(cli, ["rules", "try", str(candidate), "--from", DAY, "--to", DAY, "--json",
                                    "--config", str(ws / "audit.toml")])

@@ -33,6 +33,7 @@ def daily_summary(config: Config, store: Store, day: str) -> dict:
         "to_report": [{"call_id": f.call_id, "category": f.category, "evidence": m(f.evidence or ""),
                        "review_only": bool(f.review_only)} for f in report.itertuples() if f.decision != "dismiss"],
         "review_only": int((~waiting["decision"].isin(["dismiss"])).sum()) if len(waiting) else 0,
+        "vetoed": [{"call_id": c.call_id, "reason": c.veto_reason} for c in today.itertuples() if c.vetoed] if len(today) else [],
         "surges": [{"topic": t.topic, "calls": int(t.calls), "baseline": t.baseline} for t in surges.itertuples()],
         "problems": problems,
     }
@@ -41,6 +42,7 @@ def daily_summary(config: Config, store: Store, day: str) -> dict:
     lines += [f"- 待复核(仅复核，不扣分): {summary['review_only']}"]
     lines += ["", "## 须上报 / 投诉升级"] + ([f"- {r['call_id']} {r['category']}{'（待复核）' if r['review_only'] else ''}: {r['evidence']}"
                                           for r in summary["to_report"]] or ["- 无"])
+    lines += ["", "## 一票否决"] + ([f"- {v['call_id']}: {v['reason']}" for v in summary["vetoed"]] or ["- 无"])
     lines += ["", "## 话题突增"] + ([f"- {s['topic']}: {s['calls']} 通 (前7天日均 {s['baseline']})" for s in summary["surges"]] or ["- 无"])
     lines += ["", "## 未能处理"] + ([f"- [{p['stage']}] {p['item']}: {p['message']}" for p in problems] or ["- 无"])
     out = config.output / "daily" / f"daily-{day}.md"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pandas as pd
+
 from audit.config import Config
 from audit.errors import AuditError
 from audit.reports.scorecard import REPORT_CATEGORIES
@@ -23,14 +25,20 @@ def monthly_summary(config: Config, month: str) -> dict:
         calls = store.scored_calls(first.isoformat(), last.isoformat())
         flags = store.flags_with_reviews(calls["call_id"].tolist())
     pack = load_pack(config.rules, [])
-    calls["total"] = reviewed_scores(calls, flags, pack, config.weights)["total"]
+    after = reviewed_scores(calls, flags, pack, config.weights)
+    calls["total"], calls["form_total"] = after["total"], pd.to_numeric(after["form_total"], errors="coerce")
+    calls["vetoed"] = after["vetoed"].astype(bool)
     counted = counted_flags(flags)
     cats = {str(k): int(v) for k, v in counted["category"].value_counts().items()} if len(counted) else {}
-    agents = calls.groupby(["agent_id", "agent_name"])["total"].agg(["count", "mean"]).round(1).reset_index()
+    agents = calls.groupby(["agent_id", "agent_name"]).agg(
+        calls=("total", "count"), mean_total=("total", "mean"), mean_form_total=("form_total", "mean"), vetoed=("vetoed", "sum"),
+    ).round(1).reset_index()
+    agents["vetoed"] = agents["vetoed"].astype(int)
     return {
         "month": month, "scored_calls": int(len(calls)),
         "mean_total": round(float(calls["total"].mean()), 1) if len(calls) else None,
         "flags": dict(sorted(cats.items())),
         "to_report": sum(cats.get(c, 0) for c in REPORT_CATEGORIES),
-        "agents": agents.rename(columns={"count": "calls", "mean": "mean_total"}).to_dict(orient="records"),
+        "vetoed_calls": int(calls["vetoed"].sum()) if len(calls) else 0,
+        "agents": agents.to_dict(orient="records"),
     }

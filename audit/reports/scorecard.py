@@ -69,6 +69,9 @@ def _agent_table(calls: pd.DataFrame, flags: pd.DataFrame, categories: list[str]
     g = calls.groupby("agent_id")
     agents = g.agg(agent_name=("agent_name", "first"), team=("team", "first"), calls=("call_id", "count"))
     agents = agents.join(g[list(DIMENSIONS) + ["total"]].mean())
+    if "form_total" in calls:  # the team's score form: mean over calls (a vetoed call counts 0), vetoed calls
+        agents = agents.join(pd.to_numeric(calls["form_total"], errors="coerce").groupby(calls["agent_id"]).mean().rename("form_total"))
+        agents = agents.join(calls["vetoed"].astype(bool).groupby(calls["agent_id"]).sum().astype(int).rename("vetoed"))
     counted = counted_flags(flags).merge(calls[["call_id", "agent_id"]], on="call_id")
     per_cat = counted.groupby(["agent_id", "category"]).size().unstack(fill_value=0).reindex(columns=categories, fill_value=0)
     agents = agents.join(per_cat)

@@ -136,6 +136,7 @@ def agents(book: Book, ctx: Context) -> None:
         Column("排名", lambda a: a["rank"]), Column("工号", lambda a: a["agent_id"]), Column("姓名", lambda a: a["agent_name"]),
         Column("班组", lambda a: a["team"]), Column("抽检通话", lambda a: int(a["calls"])),
         Column("总分", score("total"), "0.0"), *[Column(d, score(d), "0.0") for d in DIMENSIONS],
+        Column("评分表得分", lambda a: _num(a.get("form_total")), "0.0"), Column("一票否决", lambda a: int(a.get("vetoed", 0) or 0)),
         *[Column(f"问题·{ctx.name(c)}", lambda a, c=c: int(a[c])) for c in cats],
         Column("申诉撤销", lambda a: int(a.get("overturned", 0) or 0)),
         Column("总分差距(对团队)", score("gap:total"), "0.0"), *[Column(f"差距·{d}", score(f"gap:{d}"), "0.0") for d in DIMENSIONS],
