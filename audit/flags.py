@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import asdict, dataclass, replace
 
 from audit.acoustic import Measures
+from audit.anchors import anchored, find_anchor, stretch_bounds
 from audit.confidence import ConfidenceOptions, asr_confidence, margin_confidence
 from audit.heard import doubts, heard_as, unheard_speech, window_bounds
 from audit.rules import Rule, RulePack
@@ -103,6 +104,8 @@ def applies(rule: Rule, view: CallView) -> bool:
         return False
     if rule.when is not None and _said(rule.when, _speaker_segments(view, rule.when_speaker)) is None:
         return False
+    if rule.anchor is not None and find_anchor(rule.anchor, view.segments) is None:
+        return False  # the moment the rule is about never came
     return True
 
 
@@ -172,7 +175,12 @@ def _window_bounds(rule: Rule, view: CallView, speaker: str) -> tuple[float, flo
 
 def eval_require(rule: Rule, view: CallView) -> list[Flag]:
     """Flag what was not said. What ASR heard poorly or only approximately is left to a reviewer."""
-    segs = in_window(rule, _speaker_segments(view, rule.speaker))
+    speaker = rule.speaker if rule.speaker != "any" else AGENT
+    at = find_anchor(rule.anchor, view.segments) if rule.anchor is not None else None
+    if at is not None:  # only the stretch the anchor opens (after) or closes (before)
+        segs = anchored(rule.anchor, at, list(view.segments), rule.speaker)
+    else:
+        segs = in_window(rule, _speaker_segments(view, rule.speaker))
     opts = view.confidence
     missing, approx = [], []
     wanted = ([(rule.description, rule.pattern)] if rule.pattern is not None else []) + list(rule.groups)
@@ -186,9 +194,9 @@ def eval_require(rule: Rule, view: CallView) -> list[Flag]:
     if not missing:
         return []
     said = "".join(s.text for s in segs)[:80]
-    start, end = (segs[0].start, segs[-1].end) if segs else (None, None)
-    speaker = rule.speaker if rule.speaker != "any" else AGENT
-    w0, w1 = _window_bounds(rule, view, speaker)
+    start, end = (segs[0].start, segs[-1].end) if segs else ((at.start, at.end) if at is not None else (None, None))
+    w0, w1 = (stretch_bounds(rule.anchor, at, view.measures.duration) if at is not None
+              else _window_bounds(rule, view, speaker))
     why_unsure = doubts(segs, _unheard(view, speaker, w0, w1), opts)
     evidence = f"缺少: {'、'.join(missing)}" + (f"; 原话「{said}」" if said else "")
     review = len(approx) == len(missing) or bool(why_unsure)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import yaml
 
+from audit.anchors import RELATIONS, Anchor, parse_anchor
 from audit.errors import RuleError
 from audit.forms import check_forms, parse_forms
 from audit.scope import SCOPES
@@ -44,7 +45,7 @@ COMMON_KEYS = {
 }
 TYPE_KEYS = {
     "match": {"pattern", "similar", "min_count", "unless", "unless_speaker"},
-    "require": {"pattern", "all"},
+    "require": {"pattern", "all", "after", "before"},
     "hold": {"min_silence", "before", "after", "before_window", "after_window", "flag_when"},
     "acoustic": {
         "measure", "min_count", "db_above", "min_duration", "max_cps", "min_cps", "above_median", "below_median",
@@ -79,6 +80,7 @@ class Rule:
     topics: tuple[str, ...] = ()  # the rule applies only to calls of these topics
     similar: Similar | None = None  # match: sentences that mean what the rule looks for
     scope: tuple[str, ...] = ()  # a hit in one of these scopes does not count (negated, past, reported)
+    anchor: Anchor | None = None  # require: only in the stretch after (or before) a cue (audit/anchors.py)
     params: dict = field(default_factory=dict, hash=False, compare=False)
     examples: dict = field(default_factory=dict, hash=False, compare=False)
     source: str = ""
@@ -276,6 +278,7 @@ def parse_rule(d, file: str, index: int, concepts: dict[str, Concept] | None = N
         topics=tuple(d.get("topics") or ()),
         similar=similar,
         scope=_scope(d["scope"], where, rtype) if "scope" in d else (),
+        anchor=_anchor(d, where, compile_pattern) if rtype == "require" else None,
         params=params,
         examples=examples,
         source=file,
@@ -347,6 +350,15 @@ def load_pack(folder: Path, errors: list[str] | None = None) -> RulePack:
                 raise
             errors.append(str(exc))
     return RulePack(tuple(rules), tuple(topics), digest.hexdigest()[:16], tuple(f.name for f in files), concepts, names, forms)
+
+
+def _anchor(d: dict, where: str, compile_pattern) -> Anchor | None:
+    given = [r for r in RELATIONS if r in d]
+    if not given:
+        return None
+    if len(given) > 1:
+        raise RuleError(f"{where}: use 'after' or 'before', not both")
+    return parse_anchor(given[0], d[given[0]], where, compile_pattern, SPEAKERS)
 
 
 def _load_doc(name: str, text: str) -> dict:

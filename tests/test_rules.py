@@ -240,3 +240,52 @@ def test_category_display_names_come_from_the_rule_files(tmp_path):
     (tmp_path / "b.yaml").write_text("pack: b\ncategories:\n  script.greeting: 开场白\n", encoding="utf-8")
     with pytest.raises(RuleError, match="categories.script.greeting: named '开场白' here and '开头语'"):
         load_pack(tmp_path)
+
+
+ANCHORED = """pack: t
+rules:
+  - id: hold.result
+    category: script.hold
+    dimension: 应答规范
+    severity: minor
+    points: 3
+    description: 等待回来后须告知查询结果
+    type: require
+    speaker: agent
+    after: {cue: [感谢您的耐心等待, 让您久等了], speaker: agent, within_turns: 1}
+    pattern: [查到, 显示, 结果是]
+    examples:
+      flag:
+        - ["A 0-3 请您稍等。", "A 25-28 感谢您的耐心等待，嗯，您还有别的问题吗？"]
+        - ["A 0-3 请您稍等。", "A 25-28 让您久等了。", "C 29-30 怎么样？", "A 31-34 这个要等通知。", "A 35-36 系统显示已经修好了。"]
+      ok:
+        - ["A 0-3 请您稍等。", "A 25-28 感谢您的耐心等待，系统显示您家的电费已经交上了。"]
+        - ["A 0-3 请您稍等。", "A 25-28 让您久等了。", "A 28.5-30 查到了，是线路检修。"]
+        - ["A 0-3 我给您登记一下，您还有别的问题吗？"]
+"""
+
+
+def test_anchor_relative_rule_examples_pass_and_no_anchor_means_not_applicable(tmp_path):
+    from audit.flags import CallView, applicable_rules, apply_rules
+    from audit.rules import load_pack
+
+    (tmp_path / "t.yaml").write_text(ANCHORED, encoding="utf-8")
+    res = CliRunner().invoke(cli, ["rules", "test", str(tmp_path)])
+    assert res.exit_code == 0 and "5 passed, 0 failed" in res.output, res.output
+    pack = load_pack(tmp_path)
+    # the result given in a later turn than the first after the anchor: flagged, at the anchor
+    segs = (Segment(AGENT, 0, 3, "请您稍等。"), Segment(AGENT, 25, 28, "让您久等了。"), Segment(CUSTOMER, 29, 30, "怎么样？"),
+            Segment(AGENT, 31, 34, "系统显示已经修好了。"))
+    view = CallView("c", segs, measures_from_segments(list(segs)))
+    (flag,) = apply_rules(pack, view)
+    assert flag.start == 25 and applicable_rules(pack, view) == ["hold.result"]
+    no_hold = (Segment(AGENT, 0, 3, "我给您登记一下。"),)
+    assert applicable_rules(pack, CallView("c", no_hold, measures_from_segments(list(no_hold)))) == []
+
+
+def test_anchor_fields_are_checked(tmp_path):
+    from audit.rules import load_pack
+
+    (tmp_path / "t.yaml").write_text(ANCHORED.replace("within_turns: 1", "within_turns: 0"), encoding="utf-8")
+    with pytest.raises(RuleError, match="after.within_turns: must be a whole number >= 1"):
+        load_pack(tmp_path)
