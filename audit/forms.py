@@ -53,6 +53,9 @@ class ScoreForm:
     teams: tuple[str, ...]
     items: tuple[FormItem, ...]
     veto: tuple[VetoItem, ...]
+    # `callaudit rules test` checks these: {flags: [rule ids that count], applies: [rule ids], score: N}
+    # or {flags: [...], vetoed: true}; `applies` left out = every item applies
+    examples: tuple[dict, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -70,8 +73,12 @@ def parse_forms(name: str, spec) -> list[ScoreForm]:
     out = []
     for fname, f in spec.items():
         where = f"{name}: forms.{fname}"
-        if not isinstance(f, dict) or set(f) - {"description", "teams", "items", "veto"}:
-            raise RuleError(f"{where}: must be a mapping with description, teams, items, veto")
+        if not isinstance(f, dict) or set(f) - {"description", "teams", "items", "veto", "examples"}:
+            raise RuleError(f"{where}: must be a mapping with description, teams, items, veto, examples")
+        examples = f.get("examples") or []
+        for i, ex in enumerate(examples):
+            if not isinstance(ex, dict) or set(ex) - {"flags", "applies", "score", "vetoed"} or ("score" in ex) == ("vetoed" in ex):
+                raise RuleError(f"{where}.examples[{i}]: needs flags (rule ids) and either score or vetoed, optionally applies")
         items = []
         for i, it in enumerate(f.get("items") or []):
             w = f"{where}.items[{i}]"
@@ -98,7 +105,7 @@ def parse_forms(name: str, spec) -> list[ScoreForm]:
                 raise RuleError(f"{w}: needs rules or categories")
             veto.append(VetoItem(str(v["reason"]), tuple(map(str, v.get("rules") or [])), tuple(map(str, v.get("categories") or []))))
         out.append(ScoreForm(str(fname), str(f.get("description", "")), tuple(map(str, f.get("teams") or [])),
-                             tuple(items), tuple(veto)))
+                             tuple(items), tuple(veto), tuple(examples)))
     return out
 
 

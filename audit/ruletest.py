@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from audit.acoustic import measures_from_segments
 from audit.errors import RuleError
 from audit.flags import CallView, apply_rules
+from audit.forms import score_form
 from audit.rules import Rule, RulePack
 from audit.transcript import AGENT, CUSTOMER, Segment
 
@@ -59,4 +60,13 @@ def run_examples(pack: RulePack) -> list[ExampleResult]:
                 passed = {"flag": bool(counted), "review": bool(flags) and not counted, "ok": not flags}[expect]
                 text = ex if isinstance(ex, str) else " / ".join(ex)
                 out.append(ExampleResult(rule.id, expect, text, passed, len(flags)))
+    rules = {r.id: r for r in pack.rules}
+    for form in pack.forms.values():
+        for ex in form.examples:
+            counted = [(r, rules[r].category if r in rules else "", rules[r].points if r in rules else 0.0) for r in ex["flags"]]
+            got = score_form(form, counted, set(ex["applies"]) if "applies" in ex else None)
+            passed = got.vetoed if ex.get("vetoed") else (not got.vetoed and got.total == float(ex["score"]))
+            want = "vetoed" if ex.get("vetoed") else f"score {ex['score']}"
+            text = f"flags {', '.join(ex['flags']) or '-'} -> {want} (got {'vetoed' if got.vetoed else got.total})"
+            out.append(ExampleResult(f"form {form.name}", "form", text, passed, len(ex["flags"])))
     return out

@@ -69,7 +69,12 @@ def test_a_vetoed_call_is_zero_with_its_reason_in_every_output_until_the_flag_is
     assert vetoed and all(calls[c]["form_total"] == 0.0 and "服务禁语" in calls[c]["veto_reason"] for c in vetoed)
     assert {v["call_id"] for v in daily["vetoed"]} == vetoed
     assert "## 一票否决" in open(daily["file"], encoding="utf-8").read()
-    assert monthly["vetoed_calls"] == len(vetoed)
+    assert monthly["vetoed_calls"] == len(vetoed) and {v["call_id"] for v in monthly["vetoed"]} == vetoed
+    assert all("服务禁语" in v["reason"] for v in monthly["vetoed"] + daily["vetoed"])
+    veto_sheet = load_workbook(weekly)["一票否决"]
+    head = [c.value for c in veto_sheet[1]]
+    listed = {r[head.index("流水号")]: r[head.index("否决原因")] for r in veto_sheet.iter_rows(min_row=2, values_only=True)}
+    assert set(listed) == vetoed and all("服务禁语" in reason for reason in listed.values())
     sheet = load_workbook(weekly)["座席评分"]
     head = [c.value for c in sheet[1]]
     assert sum(r[head.index("一票否决")] for r in sheet.iter_rows(min_row=2, values_only=True)) == len(vetoed)
@@ -82,3 +87,17 @@ def test_a_vetoed_call_is_zero_with_its_reason_in_every_output_until_the_flag_is
     calls, weekly, monthly, daily = _outputs(ws)
     assert not calls[call_id]["vetoed"] and calls[call_id]["form_total"] > 0
     assert call_id not in {v["call_id"] for v in daily["vetoed"]} and monthly["vetoed_calls"] == len(vetoed) - 1
+
+
+def test_rules_test_checks_form_examples(tmp_path):
+    rule = ("rules:\n  - {id: g, category: script.greeting, dimension: 应答规范, severity: minor, points: 5,\n"
+            "     description: d, type: match, speaker: agent, pattern: [你好]}\n")
+    (tmp_path / "a.yaml").write_text("pack: a\n" + rule, encoding="utf-8")
+    form = ("forms:\n  t:\n    items: [{name: 开场白, points: 10, rules: [g]}, {name: 等待, points: 10, rules: [g], applies: when_rule}]\n"
+            "    examples:\n      - {flags: [g], applies: [], score: SCORE}\n")
+    (tmp_path / "f.yaml").write_text(form.replace("SCORE", "50"), encoding="utf-8")
+    ok = CliRunner().invoke(cli, ["rules", "test", str(tmp_path)])
+    assert ok.exit_code == 0 and "1 passed, 0 failed" in ok.output, ok.output
+    (tmp_path / "f.yaml").write_text(form.replace("SCORE", "75"), encoding="utf-8")  # as if the hold item applied
+    bad = CliRunner().invoke(cli, ["rules", "test", str(tmp_path)])
+    assert bad.exit_code == 1 and "form t" in bad.output and "got 50.0" in bad.output, bad.output

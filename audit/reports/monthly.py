@@ -40,5 +40,7 @@ def monthly_summary(config: Config, month: str) -> dict:
         "flags": dict(sorted(cats.items())),
         "to_report": sum(cats.get(c, 0) for c in REPORT_CATEGORIES),
         "vetoed_calls": int(calls["vetoed"].sum()) if len(calls) else 0,
+        "vetoed": [{"call_id": c.call_id, "agent_id": c.agent_id, "reason": r}
+                   for c, r in zip(calls.itertuples(), after["veto_reason"]) if c.vetoed],
         "agents": agents.to_dict(orient="records"),
     }

@@ -194,6 +194,17 @@ def flag_detail(book: Book, ctx: Context) -> None:
     fl.widths[[c.header for c in columns].index("证据")] = 60
 
 
+def vetoed_calls(book: Book, ctx: Context) -> None:
+    """Calls scored 0 by a veto item of their form (一票否决), with the reason."""
+    calls = ctx.sc.calls
+    rows = calls[calls["vetoed"].astype(bool)].itertuples(index=False) if "vetoed" in calls and len(calls) else ()
+    columns = [
+        Column("日期", lambda c: _day(c.day), DAY), Column("工号", lambda c: c.agent_id), Column("姓名", lambda c: c.agent_name),
+        Column("流水号", lambda c: c.call_id), Column("评分表", lambda c: c.form), Column("否决原因", lambda c: c.veto_reason),
+    ]
+    table(book, "一票否决", columns, rows)
+
+
 APPEAL_STATE = {"appealed": "待处理", "upheld": "维持", "overturned": "撤销"}
 
 
@@ -303,7 +314,7 @@ def clip_index(book: Book, ctx: Context) -> None:
     table(book, "片段索引", columns, (f for f in ctx.flags.itertuples(index=False) if ctx.clip(f)))
 
 
-SHEETS = (overview, agents, flag_detail, appeals, long_calls, to_report, cases, knowledge_base, topics, rule_precision,
+SHEETS = (overview, agents, flag_detail, vetoed_calls, appeals, long_calls, to_report, cases, knowledge_base, topics, rule_precision,
           clip_index)
 
 
