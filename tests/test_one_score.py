@@ -124,3 +124,19 @@ def test_a_dismissed_flag_gives_back_the_same_points_everywhere_under_the_rule_c
     assert after["total"] > after["machine_total"] == call["machine_total"]
     others = {cid for cid in before["calls"] if cid != call_id}
     assert all(two["calls"][cid]["total"] == before["calls"][cid]["total"] for cid in others)
+
+
+def test_daily_summary_lists_one_must_report_item_per_moment(ws):
+    """Two rules of one category on the same sentence (by phrase and by sound) are one item to report."""
+    db = sqlite3.connect(ws / "callaudit.db")
+    call_id = db.execute("SELECT call_id FROM call_scores ORDER BY call_id").fetchone()[0]
+    for i, rule in enumerate(("risk.report.sensitive", "risk.report.sensitive_heard")):
+        db.execute("""INSERT INTO flags (flag_key, call_id, category, rule_id, severity, points, speaker, start, end, evidence,
+                      rulepack, confidence, review_only) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                   (f"dup{i}", call_id, "risk.report", rule, "critical", 0, "customer", 5.2 + 0.1 * i, 8.0,
+                    "「我要把这事发到网上去」", "x", 0.9 - 0.1 * i, 0))
+    db.commit()
+    config = load_config(ws / "audit.toml")
+    with Store(config.database) as store:
+        items = [r for r in daily_summary(config, store, DAY)["to_report"] if r["call_id"] == call_id]
+    assert len(items) == 1 and items[0]["category"] == "risk.report"

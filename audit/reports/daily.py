@@ -22,6 +22,11 @@ def daily_summary(config: Config, store: Store, day: str) -> dict:
     flags = counted_flags(today_flags)  # review-only flags wait for a reviewer; they are listed, not counted
     waiting = today_flags[~today_flags.index.isin(flags.index)] if len(today_flags) else today_flags
     report = today_flags[today_flags["category"].isin(REPORT_CATEGORIES)] if len(today_flags) else today_flags
+    if len(report):  # one line per moment: two rules of one category on the same sentence are one item to report
+        report = (report[report["decision"] != "dismiss"]
+                  .assign(_at=report["start"].round(0), _ro=report["review_only"].fillna(0).astype(int))
+                  .sort_values(["_ro", "confidence"], ascending=[True, False], kind="stable")
+                  .drop_duplicates(["call_id", "category", "_at"]).sort_values(["call_id", "start"], kind="stable"))
     surges = sc.topics[(sc.topics["day"] == day) & sc.topics["surge"]] if len(sc.topics) else sc.topics
     problems = [dict(r) for r in store.problems(day)]
     m = mask_numbers if config.mask_pii else (lambda s: s)
