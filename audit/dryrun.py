@@ -57,7 +57,7 @@ def try_rules(config: Config, candidate: Path, first: str, last: str) -> TryResu
     res = TryResult()
     with Store(config.database, read_only=True) as store:
         calls = store.scored_calls(first, last)
-        current = store.flags_with_reviews(calls["call_id"].tolist())
+        current = dict(tuple(store.flags_with_reviews(calls["call_id"].tolist()).groupby("call_id")))
         for c in calls.itertuples(index=False):
             body, measured = store.transcript_body(c.call_id), store.measures_body(c.call_id)
             if body is None or measured is None:
@@ -66,13 +66,13 @@ def try_rules(config: Config, candidate: Path, first: str, last: str) -> TryResu
             res.calls += 1
             score = score_call(c.call_id, Transcript.from_dict(body), Measures.from_dict(measured), pack, config.weights,
                                confidence=config.confidence, episode_gap=config.episode_gap)
-            now = current[current["call_id"] == c.call_id]
-            now_keys = set(now["flag_key"])
+            now = current.get(c.call_id)
+            now_keys = set(now["flag_key"]) if now is not None else set()
             new_keys = {f.key for f in score.flags}
             res.added += [FlagChange(c.call_id, f.rule_id, f.category, f.start, f.evidence)
                           for f in score.flags if f.key not in now_keys]
             res.removed += [FlagChange(c.call_id, f.rule_id, f.category, None if f.start != f.start else f.start, f.evidence)
-                            for f in now.itertuples(index=False) if f.flag_key not in new_keys]
+                            for f in (now.itertuples(index=False) if now is not None else ()) if f.flag_key not in new_keys]
             if score.total != c.total:
                 res.score_change[c.call_id] = round(score.total - c.total, 1)
     if not res.calls and not res.skipped:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import yaml
@@ -110,6 +111,11 @@ class RulePack:
 
     def category_name(self, code: str) -> str:
         return self.category_names.get(code, code)
+
+    @cached_property
+    def by_id(self) -> dict[str, Rule]:
+        """Rules by id (built once: scores read it for every call of a week)."""
+        return {r.id: r for r in self.rules}
 
 
 def _num(d: dict, key: str, where: str, default=None, minimum: float | None = 0):

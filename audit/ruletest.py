@@ -60,7 +60,7 @@ def run_examples(pack: RulePack) -> list[ExampleResult]:
                 passed = {"flag": bool(counted), "review": bool(flags) and not counted, "ok": not flags}[expect]
                 text = ex if isinstance(ex, str) else " / ".join(ex)
                 out.append(ExampleResult(rule.id, expect, text, passed, len(flags)))
-    rules = {r.id: r for r in pack.rules}
+    rules = pack.by_id
     for form in pack.forms.values():
         for ex in form.examples:
             counted = [(r, rules[r].category if r in rules else "", rules[r].points if r in rules else 0.0) for r in ex["flags"]]

@@ -66,7 +66,7 @@ def dimension_scores(flags: Iterable, pack: RulePack, mean_logprob: float | None
     its points per call), and 10 off 语音清晰 when ASR found the speech hard to understand.
 
     `flags`: `Flag`s (fresh from the rules: no decision) or `Deduction`s (stored, with one)."""
-    rules = {r.id: r for r in pack.rules}
+    rules = pack.by_id
     per_rule: dict[str, float] = {}
     for f in flags:
         if not counts(f.review_only, getattr(f, "decision", None), getattr(f, "state", None), final):
@@ -124,8 +124,8 @@ def _form_columns(call, flags: Iterable[Deduction], pack: RulePack | None, final
     form = form_for(pack.forms, getattr(call, "team", None)) if pack is not None else None
     if form is None:
         return {"form": None, "form_total": None, "vetoed": False, "veto_reason": ""}
-    category = {r.id: r.category for r in pack.rules}
-    counted = [(f.rule_id, category.get(f.rule_id, ""), f.points) for f in flags
+    rules = pack.by_id
+    counted = [(f.rule_id, rules[f.rule_id].category if f.rule_id in rules else "", f.points) for f in flags
                if counts(f.review_only, f.decision, f.state, final)]
     raw = getattr(call, "applicable", None)
     applicable = set(json.loads(raw)) if isinstance(raw, str) else None  # scored before forms: every item applies

@@ -187,6 +187,13 @@ def transcribe_stage(config: Config, store: Store, day: str, force: bool = False
 # ---------------------------------------------------------------- measure
 
 
+def _batch_workers(config: Config) -> Callable[[int], int]:
+    """Worker processes pay a few seconds of imports: a pool only for a real batch (measure, score)."""
+    from audit.executor import plan_workers
+
+    return lambda n_jobs: plan_workers(config.transcribe.workers).workers if n_jobs >= 8 else 1
+
+
 def _measure_job(job: tuple[str, str, dict]) -> dict:
     """(call id, audio path, transcript dict) -> acoustic measures (dict); runs in a worker."""
     from audit.acoustic import measure_call
@@ -206,7 +213,6 @@ def measure_stage(config: Config, store: Store, day: str, force: bool = False, p
     transcript or the measuring code (MEASURE_VERSION) changed; the call is then rescored."""
     from audit.acoustic import MEASURE_VERSION
     from audit.audio import resolve_inside_root
-    from audit.executor import plan_workers
 
     def made_from(call_id: str) -> str | None:
         key = store.transcript_key(call_id)
@@ -229,10 +235,8 @@ def measure_stage(config: Config, store: Store, day: str, force: bool = False, p
         store.put_measures(job.key, made_from(job.key), measures)
         store.set_status(job.key, "score", "stale")  # new measures: the flags follow them
 
-    def workers(n_jobs: int) -> int:  # worker processes pay a few seconds of imports: only for a real batch
-        return plan_workers(config.transcribe.workers).workers if n_jobs >= 8 else 1
-
-    stage = Stage("measure", prepare, _measure_job, save, workers=workers, errors=(AuditError, OSError, ValueError))
+    stage = Stage("measure", prepare, _measure_job, save, workers=_batch_workers(config),
+                  errors=(AuditError, OSError, ValueError))
     return run_stage(stage, config, store, day, progress)
 
 
@@ -264,7 +268,6 @@ def score_stage(config: Config, store: Store, day: str, progress=None, force: bo
     """Score the day's measured calls; a call is rescored when the rule pack (or how flags are
     weighed) or its measures changed. Each call's flags are replaced as a whole with its score;
     reviews live in their own table keyed by flag_key, so they survive rescoring."""
-    from audit.executor import plan_workers
     from audit.rules import load_pack
     from audit.scoring import scored_with
 
@@ -290,10 +293,7 @@ def score_stage(config: Config, store: Store, day: str, progress=None, force: bo
         score, measures = result
         store.put_score(score, measures)
 
-    def workers(n_jobs: int) -> int:
-        return plan_workers(config.transcribe.workers).workers if n_jobs >= 8 else 1
-
     stage = Stage("score", prepare, _score_job, save, _init_scorer,
-                  (pack, config.weights, config.confidence, config.episode_gap), workers, before,
+                  (pack, config.weights, config.confidence, config.episode_gap), _batch_workers(config), before,
                   errors=(AuditError, OSError, ValueError))
     return run_stage(stage, config, store, day, progress)
