@@ -354,7 +354,7 @@ def _scored_call_records(config: Config, ids: list[str], stored, flags) -> list[
     pack = load_pack(config.rules, [])
     after = reviewed_scores(stored, flags, pack, config.weights)
     reviewed = reviewed_scores(stored, flags, pack, config.weights, final=False)
-    keys = ("call_id", "category", "rule_id", "severity", "points", "speaker", "start", "end", "evidence", "confidence")
+    keys = ("flag_key", "call_id", "category", "rule_id", "severity", "points", "speaker", "start", "end", "evidence", "confidence")
     out = []
     for cid in ids:
         if cid not in stored.index:
@@ -606,6 +606,40 @@ def review_import(workbook: Path, config_path: Path | None, as_json: bool) -> No
     click.echo(f"{res.updated} reviews imported" + (f", {len(res.skipped)} rows skipped" if res.skipped else ""))
     for s in res.skipped:
         click.echo(f"  ! {s}")
+
+
+@cli.command()
+@config_option
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Anything but localhost needs --token.")
+@click.option("--port", type=int, default=8765, show_default=True)
+@click.option("--token", envvar="CALLAUDIT_TOKEN", default=None,
+              help="Every request must carry it (the printed address does). Also from CALLAUDIT_TOKEN.")
+@_fail_cleanly
+def serve(config_path: Path | None, host: str, port: int, token: str | None) -> None:
+    """The review page: queue, calls (listen, read, decide, appeal), agents, case library.
+
+    \b
+    callaudit serve                          # http://127.0.0.1:8765/, this machine only
+    callaudit serve --host 0.0.0.0 --token "$(openssl rand -hex 16)"   # for the team; token required
+
+    Decisions go through the same review flow as `callaudit review` and show in the
+    next workbook. Nothing is loaded from the internet; Ctrl-C stops it.
+    """
+    from urllib.parse import quote
+
+    from audit.web import serve as serve_app
+    from audit.web.app import is_loopback
+
+    config = _load(config_path)
+    if not is_loopback(host) and not token:
+        raise click.UsageError(
+            f"--host {host} lets other machines reach the recordings and decisions: "
+            "give --token TOKEN (or set CALLAUDIT_TOKEN); every request must then carry it")
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    url = f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}/" + (f"?token={quote(token)}" if token else "")
+    click.echo(f"callaudit review page for {config.base}: {url}  (Ctrl-C stops)")
+    serve_app(config, host, port, token)
 
 
 @cli.group()

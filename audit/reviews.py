@@ -70,21 +70,21 @@ def import_reviews(config: Config, workbook: Path) -> ReviewImport:
 
 
 LONG_CALL_S = 400.0
-QUEUE_COLUMNS = ["flag_key", "state", "day", "call_id", "agent_id", "agent_name", "category", "rule_id", "start",
+QUEUE_COLUMNS = ["flag_key", "state", "day", "call_id", "agent_id", "agent_name", "team", "category", "rule_id", "start",
                  "confidence", "review_only", "duration", "evidence"]
 
 
-def review_queue(store: Store, first: str, last: str) -> pd.DataFrame:
+def review_queue(store: Store, first: str, last: str, states: tuple[str, ...] = WAITING) -> pd.DataFrame:
     """Flags of the days first..last that wait for someone (pending, or appealed), most important
     first: must-report and escalation risks, then appeals a lead must settle, then review-only
-    and least sure flags, then long calls."""
+    and least sure flags, then long calls. `states`: other review states, in the same order."""
     calls = store.scored_calls(first, last)
     flags = store.flags_with_reviews(calls["call_id"].tolist())
     if flags.empty:
         return pd.DataFrame(columns=QUEUE_COLUMNS)
     flags["state"] = flags["state"].where(flags["state"].notna(), "pending")
-    waiting = flags[flags["state"].isin(WAITING)].merge(
-        calls[["call_id", "day", "agent_id", "agent_name", "duration"]], on="call_id")
+    waiting = flags[flags["state"].isin(states)].merge(
+        calls[["call_id", "day", "agent_id", "agent_name", "team", "duration"]], on="call_id")
     waiting = waiting.assign(
         _risk=~waiting["category"].isin(REPORT_CATEGORIES), _appeal=waiting["state"] != "appealed",
         _sure=~waiting["review_only"].astype(bool), _long=waiting["duration"] <= LONG_CALL_S)

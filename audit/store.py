@@ -519,6 +519,21 @@ class Store:
                 WHERE a.action = 'appeal' AND f.call_id IN ({marks}) ORDER BY a.at""",  # noqa: S608
             self.db, params=list(call_ids))
 
+    def call(self, call_id: str) -> dict | None:
+        """One call of the index with its sample band and reason (None when unknown)."""
+        row = self.db.execute(
+            """SELECT c.*, s.band, s.reason FROM calls c LEFT JOIN samples s USING (call_id)
+               WHERE c.call_id = ?""", (call_id,)).fetchone()
+        return dict(row) if row else None
+
+    def flag(self, flag_key: str) -> dict | None:
+        row = self.db.execute("SELECT * FROM flags WHERE flag_key = ?", (flag_key,)).fetchone()
+        return dict(row) if row else None
+
+    def last_scored_day(self) -> str | None:
+        row = self.db.execute("SELECT MAX(c.day) FROM call_scores JOIN calls c USING (call_id)").fetchone()
+        return row[0] if row else None
+
     def call_day(self, call_id: str) -> str | None:
         row = self.db.execute("SELECT day FROM calls WHERE call_id = ?", (call_id,)).fetchone()
         return row[0] if row else None

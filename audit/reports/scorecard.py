@@ -56,6 +56,7 @@ class Scorecard:
     team_mean: dict[str, float] = field(default_factory=dict)
     category_names: dict[str, str] = field(default_factory=dict)  # from the rule pack: code -> display name
     appeals: pd.DataFrame = field(default_factory=pd.DataFrame)  # every appeal on the week's flags, with its outcome
+    agent_trend: pd.DataFrame = field(default_factory=pd.DataFrame)  # agent_id x week (oldest first): mean total
 
 
 def _with_scores(calls: pd.DataFrame, flags: pd.DataFrame, pack: RulePack | None, weights: dict[str, float]) -> pd.DataFrame:
@@ -144,10 +145,15 @@ def build_scorecard(
         for k, h in reversed(list(enumerate(history)))
     ]
 
+    labels = [week_of(start - timedelta(days=7 * k)) for k in range(len(history))]
+    agent_trend = pd.DataFrame(
+        {w: h.groupby("agent_id")["total"].mean().round(1) if len(h) else pd.Series(dtype=float)
+         for w, h in reversed(list(zip(labels, history)))})
+
     indexed, sampled = store.coverage(start.isoformat(), end.isoformat(), team)
     return Scorecard(
         week=week, team=team, calls=calls, agents=agents, flags=flags, indexed=indexed, sampled=sampled,
         trend=trend, topics=_topic_table(store, end, start, team), rule_precision=_rule_precision(store), team_mean=team_mean,
         category_names=dict(pack.category_names) if pack else {},
-        appeals=store.appeals(calls["call_id"].tolist()),
+        appeals=store.appeals(calls["call_id"].tolist()), agent_trend=agent_trend,
     )

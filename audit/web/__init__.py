@@ -1,0 +1,9 @@
+"""The review page (`callaudit serve`): listen, read, decide and appeal in the browser.
+
+`media` finds a known call's audio in a form the browser plays, `pages` reads what each page
+shows from the store, `app` is the Flask app (access, CSRF, routes) and its server.
+"""
+
+from audit.web.app import create_app, serve
+
+__all__ = ["create_app", "serve"]

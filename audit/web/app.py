@@ -1,0 +1,247 @@
+"""The review page: a Flask app over one workspace (`callaudit serve`).
+
+Who may look: on the loopback address anyone on this machine (requests naming another host
+are refused, so a web page elsewhere cannot reach it through DNS rebinding); on any other
+address only requests carrying the token (`Authorization: Bearer`, or `?token=` once, which
+leaves an HttpOnly cookie). Every form carries a CSRF token (Flask-WTF), cookies are
+SameSite=Strict, and Jinja2 escapes every text. Decisions go through `Store.transition`,
+the same flow as `callaudit review`, one SQLite connection per request (WAL, busy timeout),
+so two reviewers deciding at once both land.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote, unquote, urlencode
+
+from flask import Flask, abort, flash, g, redirect, render_template, request, send_file, url_for
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from audit.config import Config
+from audit.errors import AuditError, AudioError
+from audit.review_states import ReviewError
+from audit.rules import RulePack, load_pack
+from audit.store import Store
+from audit.web.media import playable_audio
+from audit.web.pages import (
+    ACTION_LABELS, STATE_LABELS, ClipFilters, QueueFilters, agent_page, call_page, clip_library, queue_page,
+)
+
+log = logging.getLogger("audit")
+
+TOKEN_COOKIE = "callaudit_token"
+REVIEWER_COOKIE = "callaudit_reviewer"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+# a reason is asked for every step but a plain confirmation (the history keeps it)
+REASON_REQUIRED = ("dismiss", "case", "appeal", "upheld", "overturned")
+
+
+def is_loopback(host: str) -> bool:
+    return host in LOOPBACK_HOSTS
+
+
+@dataclass
+class Site:
+    config: Config
+    token: str | None
+    _pack: tuple[tuple, RulePack | None] = field(default=((), None))
+
+    def pack(self) -> RulePack | None:
+        """The workspace's rule pack, reloaded when a rule file changes (None if it does not load)."""
+        folder = self.config.rules
+        stamp = tuple((f.name, f.stat().st_mtime_ns) for f in sorted(Path(folder).glob("*.y*ml")))
+        if stamp != self._pack[0]:
+            try:
+                self._pack = (stamp, load_pack(folder, []))
+            except AuditError as exc:
+                log.warning("review page: rule pack not loaded (%s); scores shown as the machine gave them", exc)
+                self._pack = (stamp, None)
+        return self._pack[1]
+
+    @property
+    def audio_cache(self) -> Path:
+        return self.config.database.parent / ".callaudit-audio"
+
+
+def create_app(config: Config, token: str | None = None) -> Flask:
+    """The review app for the workspace of `config`. With a token, every request must carry it."""
+    if not Path(config.database).exists():
+        raise AuditError(f"no workspace database at {config.database}: run `callaudit nightly` first")
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=secrets.token_bytes(32),  # per start: sessions and CSRF tokens end with the server
+        SESSION_COOKIE_NAME="callaudit_session", SESSION_COOKIE_SAMESITE="Strict", SESSION_COOKIE_HTTPONLY=True,
+        WTF_CSRF_TIME_LIMIT=None, MAX_CONTENT_LENGTH=256 * 1024,
+    )
+    site = Site(config, token or None)
+    app.extensions["callaudit"] = site
+    CSRFProtect(app)
+    app.jinja_env.globals.update(ACTION_LABELS=ACTION_LABELS, STATE_LABELS=STATE_LABELS, clock=clock)
+    app.jinja_env.filters["clock"] = clock
+
+    @app.before_request
+    def guard():
+        if site.token is None:
+            host = hostname(request.host or "")
+            if not is_loopback(host):
+                abort(400, f"this review page answers only to localhost, not to {host!r}")
+            return None
+        given = _bearer() or request.cookies.get(TOKEN_COOKIE)
+        query = request.args.get("token")
+        if query is not None and hmac.compare_digest(query.encode(), site.token.encode()) and request.method == "GET":
+            args = {k: v for k, v in request.args.items(multi=False) if k != "token"}
+            resp = redirect(request.path + ("?" + urlencode(args) if args else ""), 303)
+            resp.set_cookie(TOKEN_COOKIE, site.token, httponly=True, samesite="Strict")
+            return resp
+        if given is None or not hmac.compare_digest(given.encode(), site.token.encode()):
+            abort(401, "this review page needs its token: open the address `callaudit serve` printed (…?token=…)")
+        return None
+
+    @app.teardown_appcontext
+    def close_store(_exc):
+        store = g.pop("store", None)
+        if store is not None:
+            store.close()
+
+    @app.errorhandler(CSRFError)
+    def csrf_refused(exc):
+        return render_template("error.html", code=400, message=f"表单已失效或来自别的网站 ({exc.description})；请刷新页面再提交。"), 400
+
+    for code in (400, 401, 404, 409):
+        app.register_error_handler(code, lambda exc, code=code: (
+            render_template("error.html", code=code, message=getattr(exc, "description", str(exc))), code))
+
+    @app.get("/")
+    def home():
+        return redirect(url_for("queue"))
+
+    @app.get("/queue")
+    def queue():
+        a = request.args
+        filters = QueueFilters(week=a.get("week") or None, day=a.get("day") or None, team=a.get("team", ""),
+                               agent=a.get("agent", ""), category=a.get("category", ""), state=a.get("state", "waiting"))
+        try:
+            page = queue_page(store(), site.pack(), filters, config.mask_pii)
+        except (AuditError, ValueError) as exc:
+            abort(400, str(exc))
+        return render_template("queue.html", page=page, states=list(STATE_LABELS))
+
+    @app.get("/calls/<call_id>")
+    def call(call_id: str):
+        page = call_page(store(), site.pack(), config.weights, call_id, config.mask_pii)
+        if page is None:
+            abort(404, f"call {call_id} is not in this workspace")
+        return render_template("call.html", page=page, reviewer=reviewer())
+
+    @app.post("/flags/<flag_key>/review")
+    def review(flag_key: str):
+        st = store()
+        flag = st.flag(flag_key)
+        if flag is None:
+            abort(404, f"flag {flag_key} is not in this workspace")
+        action = request.form.get("action", "")
+        reason = request.form.get("reason", "").strip()
+        by = request.form.get("by", "").strip()
+        back = redirect(url_for("call", call_id=flag["call_id"], _anchor=f"flag-{flag_key}"), 303)
+        if action not in ACTION_LABELS:
+            abort(400, f"unknown action {action!r}")
+        if not by:
+            flash(f"{ACTION_LABELS[action]}: 请填写复核人 (who decides is recorded)", "error")
+        elif action in REASON_REQUIRED and not reason:
+            flash(f"{ACTION_LABELS[action]}: 请填写理由 (the reason is kept in the history)", "error")
+        else:
+            try:
+                state = st.transition(flag_key, action, by, reason or None)
+                flash(f"{flag_key}: {ACTION_LABELS[action]} → {STATE_LABELS.get(state, state)}", "ok")
+            except ReviewError as exc:
+                flash(str(exc), "error")
+        if by:
+            back.set_cookie(REVIEWER_COOKIE, quote(by), max_age=180 * 86400, httponly=True, samesite="Strict")
+        return back
+
+    @app.get("/agents/<agent_id>")
+    def agent(agent_id: str):
+        try:
+            page = agent_page(store(), site.pack(), config.weights, agent_id, request.args.get("week") or None, config.mask_pii)
+        except AuditError as exc:
+            abort(400, str(exc))
+        if page.row is None and not page.calls:
+            abort(404, f"agent {agent_id} has no scored calls in {page.week}")
+        return render_template("agent.html", page=page)
+
+    @app.get("/clips")
+    def clips():
+        a = request.args
+        try:
+            weeks = max(1, min(52, int(a.get("weeks", 4))))
+        except ValueError:
+            weeks = 4
+        filters = ClipFilters(weeks=weeks, kind=a.get("kind", "case"), category=a.get("category", ""),
+                              topic=a.get("topic", ""), agent=a.get("agent", ""), text=a.get("q", "").strip())
+        page = clip_library(store(), site.pack(), filters, config.clip_padding, config.mask_pii)
+        return render_template("clips.html", page=page)
+
+    @app.get("/audio/<call_id>")
+    def audio(call_id: str):
+        row = store().call(call_id)  # only a known call's own file: nothing of the request becomes a path
+        if row is None:
+            abort(404, f"call {call_id} is not in this workspace")
+        try:
+            media = playable_audio(config.recording_root, row["audio_path"], site.audio_cache)
+        except AudioError as exc:
+            abort(404, f"call {call_id}: {exc}")
+        # conditional: Range requests get 206 with Content-Range (seeking), ETag/Last-Modified 304s
+        resp = send_file(media.path, mimetype=media.mimetype, conditional=True, max_age=3600)
+        resp.cache_control.public = False
+        resp.cache_control.private = True  # recordings hold personal data: no shared caches
+        return resp
+
+    return app
+
+
+def store() -> Store:
+    if "store" not in g:
+        g.store = Store(current_site().config.database)
+    return g.store
+
+
+def current_site() -> Site:
+    from flask import current_app
+
+    return current_app.extensions["callaudit"]
+
+
+def hostname(host_header: str) -> str:
+    """'127.0.0.1:8765' -> '127.0.0.1', '[::1]:8765' -> '::1', 'localhost' -> 'localhost'."""
+    if host_header.startswith("["):
+        return host_header[1:].split("]", 1)[0]
+    return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
+
+
+def reviewer() -> str:
+    return unquote(request.cookies.get(REVIEWER_COOKIE, ""))
+
+
+def _bearer() -> str | None:
+    auth = request.headers.get("Authorization", "")
+    return auth[7:].strip() if auth.lower().startswith("bearer ") else None
+
+
+def clock(seconds) -> str:
+    if seconds is None:
+        return ""
+    s = float(seconds)
+    return f"{int(s // 60):02d}:{s % 60:04.1f}"
+
+
+def serve(config: Config, host: str, port: int, token: str | None, threads: int = 4) -> None:
+    """Run the app with waitress (a production WSGI server: threads, no debug hooks) until Ctrl-C."""
+    from waitress import serve as waitress_serve
+
+    if not is_loopback(host) and not token:
+        raise AuditError(f"--host {host} lets other machines in: give --token (or CALLAUDIT_TOKEN) so every request must carry it")
+    waitress_serve(create_app(config, token), host=host, port=port, threads=threads, ident="callaudit")

@@ -1,0 +1,323 @@
+"""The review page (`callaudit serve`): token rule, localhost only without one, CSRF, range
+requests, no path from the request, escaping and masking, concurrent decisions, and decisions
+that land where the CLI's do (score --json, the weekly workbook)."""
+
+import http.cookiejar
+import json
+import re
+import sqlite3
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+from click.testing import CliRunner
+from openpyxl import load_workbook
+
+from audit import pipeline, transcribe
+from audit.cli import cli
+from audit.config import load_config
+from audit.transcribe import Segment, TranscribeOptions, Word
+from audit.web import create_app
+
+DAY, WEEK = "2026-11-19", "2026-W47"
+PAYLOAD = "<script>alert('x')</script>"
+PHONE = "13812345678"
+# two hedges and a brush-off (flags), a line that tries to inject markup, and a phone number
+LINES = ["应该是吧，我估计明天就好了。", "这不归我们管，你找物业去。", f"我的电话是{PHONE}，{PAYLOAD}<img src=x onerror=alert(1)>",
+         "兴许是线路问题吧，我也说不准。", "好的，谢谢您的来电，再见。"]
+
+
+class ScriptEngine:
+    name = "fake"
+
+    def run(self, samples, batched=True):
+        return [Segment("", 2.0 + 12 * i, 6.0 + 12 * i, t, -0.2, 0.01, (Word(2.0 + 12 * i, 6.0 + 12 * i, t, 0.9),))
+                for i, t in enumerate(LINES)]
+
+
+@pytest.fixture
+def web_ws(demo_ws):
+    """The demo workspace after one night of scripted transcripts (every call sampled and scored)."""
+    cfg = demo_ws / "audit.toml"
+    text = cfg.read_text(encoding="utf-8").replace("full_coverage = false", "full_coverage = true")
+    cfg.write_text(text.replace("workers = 0", "workers = 1"), encoding="utf-8")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(transcribe, "load_engine", lambda options: ScriptEngine())
+        mp.setattr(pipeline, "transcribe_options",
+                   lambda settings, threads=0: TranscribeOptions(model="fake", threads=1, refill=False))
+        res = CliRunner().invoke(cli, ["nightly", "--date", DAY, "--json", "--config", str(cfg)])
+    assert res.exit_code == 0, res.output
+    return demo_ws
+
+
+def app_for(ws, token=None):
+    app = create_app(load_config(ws / "audit.toml"), token)
+    app.config["TESTING"] = True
+    return app
+
+
+def db(ws):
+    return sqlite3.connect(ws / "callaudit.db")
+
+
+def flag_rows(ws, where="1=1"):
+    return db(ws).execute(f"SELECT flag_key, call_id, category, rule_id FROM flags WHERE {where} ORDER BY call_id, start").fetchall()
+
+
+def csrf(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def score_of(ws, call_id):
+    res = CliRunner().invoke(cli, ["score", "--call", call_id, "--json", "--config", str(ws / "audit.toml")])
+    assert res.exit_code == 0, res.output
+    return json.loads(res.output)[0]
+
+
+# ---------------------------------------------------------------- who may look
+
+
+def test_other_address_needs_a_token_and_then_every_request_carries_it(web_ws):
+    res = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0", "--config", str(web_ws / "audit.toml")], env={"CALLAUDIT_TOKEN": ""})
+    assert res.exit_code == 2 and "--token" in res.output
+    client = app_for(web_ws, token="s3cret").test_client()
+    assert client.get("/queue").status_code == 401
+    assert client.get("/audio/20261119-0008").status_code == 401
+    assert client.get("/queue?token=wrong").status_code == 401
+    assert client.get("/queue", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert client.get("/queue", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    first = client.get("/queue?token=s3cret&state=all")  # the printed address: leaves a cookie, drops the token from the URL
+    assert first.status_code == 303 and "token" not in first.headers["Location"] and "state=all" in first.headers["Location"]
+    assert "HttpOnly" in first.headers["Set-Cookie"]
+    assert client.get("/queue").status_code == 200  # now by cookie
+
+
+def test_without_a_token_only_localhost_names_are_answered(web_ws):
+    client = app_for(web_ws).test_client()
+    assert client.get("/queue").status_code == 200
+    assert client.get("/queue", headers={"Host": "127.0.0.1:8765"}).status_code == 200
+    assert client.get("/queue", headers={"Host": "[::1]:8765"}).status_code == 200
+    assert client.get("/queue", headers={"Host": "attacker.example:8765"}).status_code == 400  # DNS rebinding
+
+
+def test_a_form_without_its_csrf_token_changes_nothing(web_ws):
+    client = app_for(web_ws).test_client()
+    key, call_id, *_ = flag_rows(web_ws)[0]
+    res = client.post(f"/flags/{key}/review", data={"action": "dismiss", "by": "x", "reason": "y"})
+    assert res.status_code == 400
+    assert db(web_ws).execute("SELECT COUNT(*) FROM review_events").fetchone()[0] == 0
+    token = csrf(client.get(f"/calls/{call_id}").get_data(as_text=True))
+    res = client.post(f"/flags/{key}/review", data={"action": "dismiss", "by": "王组长", "reason": "客户先挂断", "csrf_token": token})
+    assert res.status_code == 303 and res.headers["Location"].endswith(f"#flag-{key}")
+    assert db(web_ws).execute("SELECT state FROM reviews WHERE flag_key = ?", (key,)).fetchone()[0] == "dismissed"
+
+
+# ---------------------------------------------------------------- audio
+
+
+def test_audio_is_served_with_range_requests(web_ws):
+    client = app_for(web_ws).test_client()
+    whole = client.get("/audio/20261119-0008")
+    assert whole.status_code == 200 and whole.headers["Accept-Ranges"] == "bytes"
+    assert whole.mimetype in ("audio/wav", "audio/mpeg") and "private" in whole.headers["Cache-Control"]
+    body = whole.get_data()
+    part = client.get("/audio/20261119-0008", headers={"Range": "bytes=1000-1999"})
+    assert part.status_code == 206
+    assert part.headers["Content-Range"] == f"bytes 1000-1999/{len(body)}"
+    assert part.get_data() == body[1000:2000]
+    tail = client.get("/audio/20261119-0008", headers={"Range": "bytes=-500"})
+    assert tail.status_code == 206 and tail.get_data() == body[-500:]
+    assert client.get("/audio/20261119-0008", headers={"Range": f"bytes={len(body) + 10}-"}).status_code == 416
+
+
+def test_non_browser_codecs_are_decoded_to_pcm_wav_once(web_ws):
+    import wave
+
+    call_id, path = db(web_ws).execute("SELECT call_id, audio_path FROM calls WHERE audio_path LIKE '%.wav' LIMIT 1").fetchone()
+    client = app_for(web_ws).test_client()
+    res = client.get(f"/audio/{call_id}")
+    assert res.status_code == 200 and res.mimetype == "audio/wav"
+    import io
+
+    with wave.open(io.BytesIO(res.get_data())) as w:  # a playable PCM WAV, whatever the recording's codec
+        assert w.getsampwidth() == 2 and w.getnframes() > w.getframerate()  # more than a second of audio
+
+
+def test_no_path_is_taken_from_the_request(web_ws, tmp_path):
+    client = app_for(web_ws).test_client()
+    for url in ("/audio/..%2F..%2Fetc%2Fpasswd", "/audio/../../etc/passwd", "/audio/%2Fetc%2Fpasswd", "/audio/dev04.wav",
+                "/audio/recordings/dev04.wav", "/audio/nope"):
+        res = client.get(url)
+        assert res.status_code == 404, url
+        assert b"root:" not in res.get_data()
+    secret = web_ws.parent / "secret.wav"  # outside the recording root
+    secret.write_bytes((web_ws / "recordings" / "dev04.wav").read_bytes())
+    with db(web_ws) as con:  # a tampered index row pointing out of the root is refused too
+        con.execute("UPDATE calls SET audio_path = '../secret.wav' WHERE call_id = '20261119-0008'")
+    res = client.get("/audio/20261119-0008")
+    assert res.status_code == 404 and b"outside the recording root" in res.get_data()
+
+
+# ---------------------------------------------------------------- what the pages show
+
+
+def test_every_text_is_escaped_and_numbers_are_masked(web_ws):
+    client = app_for(web_ws).test_client()
+    key, call_id, *_ = flag_rows(web_ws, "category = 'answer.hedging'")[0]
+    page = client.get(f"/calls/{call_id}")
+    token = csrf(page.get_data(as_text=True))
+    client.post(f"/flags/{key}/review", data={"action": "dismiss", "by": "<b>组长</b>", "reason": "<script>steal()</script>",
+                                              "csrf_token": token})
+    for url in (f"/calls/{call_id}", "/clips?kind=flagged&q=电话", "/queue?state=all", f"/agents/{_agent(web_ws, call_id)}"):
+        html = client.get(url).get_data(as_text=True)
+        assert "<script>alert" not in html and "<img src=x" not in html and "<script>steal" not in html, url
+        assert "<b>组长" not in html, url
+        assert PHONE not in html, url
+    html = client.get(f"/calls/{call_id}").get_data(as_text=True)
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html  # shown as text
+    assert "&lt;script&gt;steal()&lt;/script&gt;" in html and "&lt;b&gt;组长&lt;/b&gt;" in html
+    assert "138******78" in html  # masked as in the workbook
+    assert re.search(r"<script[^>]*>", html.replace('<script src="/static/review.js">', "")) is None
+    clips = client.get("/clips?kind=flagged&q=电话").get_data(as_text=True)
+    assert "138******78" in clips and 'id="clip-' in clips
+
+
+def test_unmasked_when_configured(web_ws):
+    cfg = web_ws / "audit.toml"
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace("mask_pii = true", "mask_pii = false"), encoding="utf-8")
+    call_id = flag_rows(web_ws)[0][1]
+    assert PHONE in app_for(web_ws).test_client().get(f"/calls/{call_id}").get_data(as_text=True)
+
+
+def _agent(ws, call_id):
+    return db(ws).execute("SELECT agent_id FROM calls WHERE call_id = ?", (call_id,)).fetchone()[0]
+
+
+def test_queue_filters_and_order_match_the_cli(web_ws):
+    client = app_for(web_ws).test_client()
+    res = CliRunner().invoke(cli, ["review", "queue", "--week", WEEK, "--limit", "0", "--json", "--config", str(web_ws / "audit.toml")])
+    cli_keys = [f["flag_key"] for f in json.loads(res.output)["flags"]]
+    html = client.get(f"/queue?week={WEEK}").get_data(as_text=True)
+    assert re.findall(r'#flag-([0-9a-f]+)"', html) == cli_keys
+    team = db(web_ws).execute("SELECT team FROM calls WHERE call_id = (SELECT call_id FROM flags LIMIT 1)").fetchone()[0]
+    one_team = client.get(f"/queue?week={WEEK}&team={urllib.parse.quote(team)}").get_data(as_text=True)
+    shown = re.findall(r'/calls/([^#"]+)#flag-', one_team)
+    teams = {r[0] for r in db(web_ws).execute(f"SELECT team FROM calls WHERE call_id IN ({','.join('?' * len(shown))})", shown)}
+    assert shown and teams == {team} and len(shown) < len(cli_keys)
+    hedges = client.get(f"/queue?week={WEEK}&category=answer.hedging").get_data(as_text=True)
+    assert len(re.findall(r"#flag-", hedges)) == len(flag_rows(web_ws, "category = 'answer.hedging'"))
+    assert "#flag-" not in client.get(f"/queue?week={WEEK}&state=dismissed").get_data(as_text=True)
+    assert client.get("/queue?week=nonsense").status_code == 400
+
+
+def test_decisions_follow_the_review_flow_and_land_in_score_and_workbook(web_ws):
+    client = app_for(web_ws).test_client()
+    rows = flag_rows(web_ws, "category = 'answer.hedging'")
+    key, call_id, *_ = rows[0]
+    before = score_of(web_ws, call_id)["total"]
+    token = csrf(client.get(f"/calls/{call_id}").get_data(as_text=True))
+
+    def post(action, by="王组长", reason="录音核实"):
+        return client.post(f"/flags/{key}/review", data={"action": action, "by": by, "reason": reason, "csrf_token": token},
+                           follow_redirects=True).get_data(as_text=True)
+
+    assert "请填写理由" in post("dismiss", reason="")  # a dismissal needs a reason
+    assert "已驳回" not in post("appeal")  # refused by the flow: only a confirmed flag can be appealed
+    assert db(web_ws).execute("SELECT COUNT(*) FROM review_events").fetchone()[0] == 0
+    html = post("dismiss", reason="客户先挂断")
+    assert "已驳回" in html and "客户先挂断" in html
+    after = score_of(web_ws, call_id)
+    assert after["total"] > before
+    assert next(f for f in after["flags"] if f["flag_key"] == key)["decision"] == "dismiss"
+    path = json.loads(CliRunner().invoke(cli, ["weekly", "--week", WEEK, "--no-clips", "--json",
+                                               "--config", str(web_ws / "audit.toml")]).output)["path"]
+    sheet = load_workbook(path)["问题明细"]
+    head = [c.value for c in sheet[1]]
+    row = next(r for r in sheet.iter_rows(min_row=2, values_only=True) if r[head.index("flag_key")] == key)
+    assert row[head.index("复核")] == "驳回"
+    # confirm, appeal by the agent, overturned by a lead: each button only where the state allows it
+    post("confirm")
+    html = post("appeal", by="1002", reason="客户已挂断")
+    assert "申诉中" in html and 'value="overturned"' in html and 'value="dismiss"' not in html.split(f'id="flag-{key}"')[1].split("</article>")[0]
+    post("overturned", by="李主管", reason="末尾客户已挂断")
+    assert [e["action"] for e in json.loads(CliRunner().invoke(cli, ["review", "history", key, "--json", "--config",
+            str(web_ws / "audit.toml")]).output)["history"]] == ["dismiss", "confirm", "appeal", "overturned"]
+
+
+def test_agent_page_shows_the_weeks_scores_gap_and_flags(web_ws):
+    client = app_for(web_ws).test_client()
+    agent = _agent(web_ws, flag_rows(web_ws)[0][1])
+    html = client.get(f"/agents/{agent}?week={WEEK}").get_data(as_text=True)
+    assert 'id="agent-total"' in html and "与团队差" in html and "<polyline" in html
+    n_flags = db(web_ws).execute("SELECT COUNT(*) FROM flags f JOIN calls c USING (call_id) WHERE c.agent_id = ?", (agent,)).fetchone()[0]
+    assert html.count('<tr class="pending">') == n_flags
+    assert client.get("/agents/nobody").status_code == 404
+
+
+def test_case_library_lists_typical_cases_searchable(web_ws):
+    client = app_for(web_ws).test_client()
+    assert 'id="clip-' not in client.get("/clips").get_data(as_text=True)  # no typical case yet
+    key, call_id, category, _ = flag_rows(web_ws, "category = 'etiquette.forbidden'")[0]
+    token = csrf(client.get(f"/calls/{call_id}").get_data(as_text=True))
+    client.post(f"/flags/{key}/review", data={"action": "case", "by": "培训师", "reason": "推诿的典型", "csrf_token": token})
+    html = client.get("/clips").get_data(as_text=True)
+    assert re.findall(r'id="clip-([0-9a-f]+)"', html) == [key]
+    assert re.search(rf'src="/audio/{call_id}#t=[0-9.]+,[0-9.]+"', html)  # playable around the moment
+    assert 'id="clip-' not in client.get(f"/clips?category=answer.hedging").get_data(as_text=True)
+    assert key in client.get(f"/clips?category={category}&agent={_agent(web_ws, call_id)}").get_data(as_text=True)
+    assert key not in client.get("/clips?q=不存在的词").get_data(as_text=True)
+
+
+# ---------------------------------------------------------------- concurrency
+
+
+def test_two_reviewers_deciding_at_once_lose_nothing(web_ws):
+    """A real threaded server, many reviewers posting at the same moment: every decision is kept."""
+    from waitress.server import create_server
+
+    server = create_server(app_for(web_ws), host="127.0.0.1", port=0, threads=6)
+    port = server.effective_port
+    def run():
+        try:
+            server.run()
+        except OSError:  # the listening socket closed under the loop at the end of the test
+            pass
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        flags = flag_rows(web_ws)[:8]
+        barrier = threading.Barrier(len(flags) + 2)
+        errors: list[str] = []
+
+        def reviewer(name, key, call_id, action):
+            jar = http.cookiejar.CookieJar()
+            opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+            html = opener.open(f"http://127.0.0.1:{port}/calls/{call_id}", timeout=60).read().decode()
+            data = urllib.parse.urlencode({"action": action, "by": name, "reason": f"{name} 的理由", "csrf_token": csrf(html)}).encode()
+            barrier.wait(timeout=60)
+            try:
+                opener.open(f"http://127.0.0.1:{port}/flags/{key}/review", data=data, timeout=60).read()
+            except urllib.error.HTTPError as exc:  # pragma: no cover - reported below
+                errors.append(f"{name}: {exc.code}")
+
+        jobs = [threading.Thread(target=reviewer, args=(f"r{i}", k, c, "dismiss" if i % 2 else "confirm"))
+                for i, (k, c, *_) in enumerate(flags)]
+        # and two reviewers on the same flag at the same moment: both decisions are in its history
+        same_key, same_call = flags[0][0], flags[0][1]
+        jobs += [threading.Thread(target=reviewer, args=(n, same_key, same_call, a)) for n, a in (("甲", "dismiss"), ("乙", "case"))]
+        for j in jobs:
+            j.start()
+        for j in jobs:
+            j.join(timeout=120)
+        assert not errors
+        con = db(web_ws)
+        for i, (key, *_) in enumerate(flags):
+            assert con.execute("SELECT state FROM reviews WHERE flag_key = ?", (key,)).fetchone() is not None, key
+        by = [r[0] for r in con.execute("SELECT by FROM review_events WHERE flag_key = ? ORDER BY id", (same_key,))]
+        assert set(by) == {"r0", "甲", "乙"} and len(by) == 3
+        assert con.execute("SELECT COUNT(*) FROM review_events").fetchone()[0] == len(flags) + 2
+    finally:
+        server.close()
