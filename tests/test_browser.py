@@ -1,0 +1,131 @@
+"""The review page in a real headless Chromium (Debian's chromium + chromium-driver, driven by
+Selenium; nothing downloaded): queue -> call -> the audio loads -> clicking a turn moves
+playback -> dismiss a flag with a reason -> reload, the decision is there -> the agent's week
+score went up. Also takes the README's screenshot (CALLAUDIT_SCREENSHOT=PATH copies it there)."""
+
+import os
+import shutil
+import sqlite3
+import threading
+
+import pytest
+
+from tests.test_web import app_for, web_ws  # noqa: F401 (fixture: a scored demo workspace)
+
+CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
+CHROMEDRIVER = shutil.which("chromedriver")
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None,
+                       reason="no Chromium/chromedriver on this machine (apt-get install chromium chromium-driver; "
+                              "as root scripts/ci-system-deps.sh installs them)"),
+]
+
+
+@pytest.fixture
+def server(web_ws):  # noqa: F811
+    from waitress.server import create_server
+
+    srv = create_server(app_for(web_ws), host="127.0.0.1", port=0, threads=4)
+
+    def run():
+        try:
+            srv.run()
+        except OSError:  # socket closed at teardown
+            pass
+
+    threading.Thread(target=run, daemon=True).start()
+    yield f"http://127.0.0.1:{srv.effective_port}", web_ws
+    srv.close()
+
+
+@pytest.fixture
+def browser():
+    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager must not try to download a driver
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--mute-audio",
+                "--window-size=1440,1100", "--autoplay-policy=no-user-gesture-required", "--lang=zh-CN"):
+        opts.add_argument(arg)
+    driver = webdriver.Chrome(options=opts, service=Service(executable_path=CHROMEDRIVER))
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def wait_for(driver, condition, timeout=30.0, what="condition"):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout, poll_frequency=0.2).until(lambda d: condition(d), message=f"waited for {what}")
+
+
+def test_review_in_the_browser(server, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    base, ws = server
+    db = sqlite3.connect(ws / "callaudit.db")
+    # a flag whose dismissal changes the week's score: a guess (two per call: under the per-rule cap)
+    key, call_id, agent = db.execute(
+        """SELECT f.flag_key, f.call_id, c.agent_id FROM flags f JOIN calls c USING (call_id)
+           WHERE f.category = 'answer.hedging' AND f.review_only = 0 ORDER BY f.call_id, f.start LIMIT 1""").fetchone()
+
+    browser.get(f"{base}/agents/{agent}")
+    week_total_before = float(browser.find_element(By.ID, "agent-total").text)
+
+    # the queue, then the call from its row
+    browser.get(f"{base}/queue")
+    rows = browser.find_elements(By.CSS_SELECTOR, "table.queue tbody tr")
+    assert len(rows) > 3
+    browser.find_element(By.CSS_SELECTOR, f'a.call-link[href$="#flag-{key}"]').click()
+    wait_for(browser, lambda d: d.find_elements(By.ID, "player"), what="the call page")
+    assert call_id in browser.title
+
+    # the audio element loads (range requests let it read the header and seek)
+    duration = wait_for(browser, lambda d: d.execute_script(
+        "const p = document.getElementById('player'); return p.readyState >= 1 && p.duration > 0 ? p.duration : null;"),
+        what="audio metadata")
+    assert duration > 10
+
+    # clicking a turn moves playback to it
+    turns = browser.find_elements(By.CSS_SELECTOR, "li.turn[data-start]")
+    target = max(turns, key=lambda t: float(t.get_attribute("data-start")))
+    start = float(target.get_attribute("data-start"))
+    assert start > 5
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", target)
+    target.find_element(By.CSS_SELECTOR, ".text").click()
+    now = wait_for(browser, lambda d: (lambda t: t if t >= start - 0.5 else None)(
+        d.execute_script("return document.getElementById('player').currentTime;")), what="playback to move")
+    assert start - 0.5 <= now <= start + 5
+    assert browser.execute_script("return document.getElementById('player').error") is None
+
+    # dismiss the flag with a reason
+    card = browser.find_element(By.ID, f"flag-{key}")
+    assert card.find_element(By.CSS_SELECTOR, ".state").get_attribute("data-state") == "pending"
+    card.find_element(By.NAME, "by").clear()
+    card.find_element(By.NAME, "by").send_keys("王组长")
+    card.find_element(By.NAME, "reason").send_keys("坐席给了明确时限, 不算含糊")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", card)
+    card.find_element(By.CSS_SELECTOR, 'button[value="dismiss"]').click()
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".notice.ok"), what="the decision's notice")
+
+    # reload: the decision is stored, with who and why
+    browser.refresh()
+    card = wait_for(browser, lambda d: d.find_element(By.ID, f"flag-{key}"), what="the flag after reload")
+    assert card.find_element(By.CSS_SELECTOR, ".state").get_attribute("data-state") == "dismissed"
+    assert "王组长" in card.text and "坐席给了明确时限" in card.text
+    assert db.execute("SELECT state FROM reviews WHERE flag_key = ?", (key,)).fetchone()[0] == "dismissed"
+
+    # the screenshot for the README: the call page, the flags beside the transcript
+    browser.execute_script("window.scrollTo(0, 0);")
+    shot = tmp_path / "review-page.png"
+    assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 20_000
+    if os.environ.get("CALLAUDIT_SCREENSHOT"):
+        shutil.copyfile(shot, os.environ["CALLAUDIT_SCREENSHOT"])
+
+    # the week's score changed
+    browser.get(f"{base}/agents/{agent}")
+    assert float(browser.find_element(By.ID, "agent-total").text) > week_total_before
