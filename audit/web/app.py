@@ -49,6 +49,7 @@ class Site:
     config: Config
     token: str | None
     _pack: tuple[tuple, RulePack | None] = field(default=((), None))
+    pack_error: str | None = None
 
     def pack(self) -> RulePack | None:
         """The workspace's rule pack, reloaded when a rule file changes (None if it does not load)."""
@@ -56,10 +57,10 @@ class Site:
         stamp = tuple((f.name, f.stat().st_mtime_ns) for f in sorted(Path(folder).glob("*.y*ml")))
         if stamp != self._pack[0]:
             try:
-                self._pack = (stamp, load_pack(folder, []))
+                self._pack, self.pack_error = (stamp, load_pack(folder, [])), None
             except AuditError as exc:
                 log.warning("review page: rule pack not loaded (%s); scores shown as the machine gave them", exc)
-                self._pack = (stamp, None)
+                self._pack, self.pack_error = (stamp, None), str(exc)
         return self._pack[1]
 
     @property
@@ -82,6 +83,10 @@ def create_app(config: Config, token: str | None = None) -> Flask:
     CSRFProtect(app)
     app.jinja_env.globals.update(ACTION_LABELS=ACTION_LABELS, STATE_LABELS=STATE_LABELS, clock=clock)
     app.jinja_env.filters["clock"] = clock
+
+    @app.context_processor
+    def pack_state():
+        return {"pack_error": site.pack_error}
 
     @app.before_request
     def guard():

@@ -227,7 +227,7 @@ class AgentPage:
     week: str
     row: dict | None  # the agent's line of the week (scores, gap to the team, change since last week)
     team_mean: dict
-    trend: list[tuple[str, float | None]]
+    trend: list[tuple[str, float | None, float | None]]  # (week, mean total, y on the chart 10..90)
     calls: list[dict]
     flags: list[dict]
     dimensions: tuple[str, ...] = DIMENSIONS
@@ -241,7 +241,11 @@ def agent_page(store: Store, pack: RulePack | None, weights: dict[str, float], a
     row = {k: _plain(v) for k, v in mine.iloc[0].items()} if len(mine) else None
     calls = sc.calls[sc.calls["agent_id"].astype(str) == agent_id] if len(sc.calls) else sc.calls
     trend_row = sc.agent_trend.loc[agent_id] if agent_id in sc.agent_trend.index else None
-    trend = [(w, _plain(trend_row[w]) if trend_row is not None else None) for w in sc.agent_trend.columns]
+    values = [_plain(trend_row[w]) if trend_row is not None else None for w in sc.agent_trend.columns]
+    known = [v for v in values if v is not None]
+    lo, hi = (min(known) - 1, max(known) + 1) if known else (0, 100)
+    trend = [(w, v, None if v is None else round(90 - 80 * (v - lo) / (hi - lo), 1))
+             for w, v in zip(sc.agent_trend.columns, values)]
     m = masker(mask)
     flags = sc.flags[sc.flags["call_id"].isin(calls["call_id"])] if len(sc.flags) else sc.flags
     flag_rows = []
