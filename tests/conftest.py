@@ -1,4 +1,5 @@
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -38,4 +39,51 @@ def demo_ws(tmp_path):
     cfg = ws / "audit.toml"
     text = cfg.read_text(encoding="utf-8").replace('output = "../reports"', 'output = "reports"')
     cfg.write_text(text.replace('rules = "../rules"', f'rules = "{REPO / "rules"}"'), encoding="utf-8")
+    return ws
+
+
+class ScriptedWhisper:
+    """Whisper replaced by fixed lines, (start, end, text, word probability), said on every channel."""
+
+    name = "fake"
+
+    def __init__(self, lines):
+        self.lines = lines
+
+    def run(self, samples, batched=True):
+        from audit.transcribe import Segment, Word
+
+        return [Segment("", a, b, t, -0.2, 0.01, (Word(a, b, t, p),)) for a, b, t, p in self.lines]
+
+
+def spaced(texts, every: float, first: float = 2.0, length: float = 4.0, probability: float = 0.9):
+    """Lines `every` seconds apart, each `length` long."""
+    return [(first + every * i, first + every * i + length, t, probability) for i, t in enumerate(texts)]
+
+
+@contextmanager
+def scripted_whisper(lines, **options):
+    """Transcription gives these lines (ScriptedWhisper) for every call while the block runs."""
+    from audit import pipeline, transcribe
+    from audit.transcribe import TranscribeOptions
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(transcribe, "load_engine", lambda _options: ScriptedWhisper(lines))
+        mp.setattr(pipeline, "transcribe_options",
+                   lambda settings, threads=0: TranscribeOptions(model="fake", threads=1, **options))
+        yield
+
+
+def scripted_night(ws: Path, lines, day: str = "2026-11-19") -> Path:
+    """One nightly run of the workspace `ws` (every call sampled) on scripted transcripts."""
+    from click.testing import CliRunner
+
+    from audit.cli import cli
+
+    cfg = ws / "audit.toml"
+    text = cfg.read_text(encoding="utf-8").replace("full_coverage = false", "full_coverage = true")
+    cfg.write_text(text.replace("workers = 0", "workers = 1"), encoding="utf-8")
+    with scripted_whisper(lines, refill=False):
+        res = CliRunner().invoke(cli, ["nightly", "--date", day, "--json", "--config", str(cfg)])
+    assert res.exit_code == 0, res.output
     return ws

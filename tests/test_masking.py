@@ -9,10 +9,9 @@ import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
-from audit import pipeline, transcribe
 from audit.cli import cli
 from audit.masking import mask_numbers, mask_texts
-from audit.transcribe import Segment, TranscribeOptions, Word
+from tests.conftest import scripted_whisper
 
 _TO_ARABIC = str.maketrans("零〇一二两三四五六七八九幺", "0012234567891")
 
@@ -105,12 +104,7 @@ SAY2 = f"备用号码{SPOKEN}，身份证{ID_X}，应该是吧我估计"
 DAY = "2026-11-19"
 
 
-class ScriptEngine:
-    name = "fake"
-
-    def run(self, samples, batched=True):
-        return [Segment("", 0.5, 4.0, SAY1, -0.2, 0.01, (Word(0.5, 4.0, SAY1),)),
-                Segment("", 4.2, 8.0, SAY2, -0.2, 0.01, (Word(4.2, 8.0, SAY2),))]
+LINES = [(0.5, 4.0, SAY1, 1.0), (4.2, 8.0, SAY2, 1.0)]
 
 
 def assert_masked(text: str, where: str):
@@ -131,9 +125,7 @@ def night(tmp_path_factory):
     text = cfg.read_text(encoding="utf-8").replace('output = "../reports"', 'output = "reports"')
     text = text.replace('rules = "../rules"', f'rules = "{REPO / "rules"}"').replace("workers = 0", "workers = 1")
     cfg.write_text(text, encoding="utf-8")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(transcribe, "load_engine", lambda options: ScriptEngine())
-        mp.setattr(pipeline, "transcribe_options", lambda settings, threads=0: TranscribeOptions(model="fake", threads=1))
+    with scripted_whisper(LINES):
         res = CliRunner().invoke(cli, ["nightly", "--date", DAY, "--json", "--config", str(cfg)])
     assert res.exit_code == 0, res.output
     return ws, json.loads(res.output)

@@ -9,12 +9,11 @@ import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
-from audit import pipeline, transcribe
 from audit.cli import cli
 from audit.config import load_config
 from audit.reports.daily import daily_summary
 from audit.store import Store
-from audit.transcribe import Segment, TranscribeOptions, Word
+from tests.conftest import scripted_night, spaced
 
 DAY, WEEK, MONTH = "2026-11-19", "2026-W47", "2026-11"
 # Three brush-offs (one rule, three flags: capped at twice its points) and two guesses.
@@ -22,28 +21,11 @@ LINES = ["这不归我们管，你找物业去。", "应该是吧，我估计明
          "兴许是线路问题吧，我也说不准。", "我管不了，你爱找谁找谁。"]
 
 
-class ScriptEngine:
-    name = "fake"
-
-    def run(self, samples, batched=True):
-        # 15 s apart: each brush-off its own episode (see test_episodes for close ones)
-        return [Segment("", 2.0 + 15 * i, 6.0 + 15 * i, t, -0.2, 0.01, (Word(2.0 + 15 * i, 6.0 + 15 * i, t, 0.9),))
-                for i, t in enumerate(LINES)]
-
-
 @pytest.fixture
 def ws(demo_ws):
     """The demo workspace after one night of scripted transcripts (every call sampled)."""
-    cfg = demo_ws / "audit.toml"
-    text = cfg.read_text(encoding="utf-8").replace("full_coverage = false", "full_coverage = true")
-    cfg.write_text(text.replace("workers = 0", "workers = 1"), encoding="utf-8")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(transcribe, "load_engine", lambda options: ScriptEngine())
-        mp.setattr(pipeline, "transcribe_options",
-                   lambda settings, threads=0: TranscribeOptions(model="fake", threads=1, refill=False))
-        res = CliRunner().invoke(cli, ["nightly", "--date", DAY, "--json", "--config", str(cfg)])
-    assert res.exit_code == 0, res.output
-    return demo_ws
+    # 15 s apart: each brush-off its own episode (see test_episodes for close ones)
+    return scripted_night(demo_ws, spaced(LINES, every=15.0))
 
 
 def _cli(ws, *args):

@@ -8,21 +8,13 @@ import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
-from audit import pipeline, transcribe
 from audit.cli import cli
 from audit.reports.xlsx import safe_text
 from audit.masking import mask_numbers
-from audit.transcribe import Segment, TranscribeOptions, Word
+from tests.conftest import scripted_whisper
 
 PHONE = "13812345678"
 SAY = f"您好国家电网客服，我的电话是{PHONE}，我要投诉你们，应该是吧我估计"
-
-
-class ScriptEngine:
-    name = "fake"
-
-    def run(self, samples, batched=True):
-        return [Segment("", 0.5, 4.0, SAY, -0.2, 0.01, (Word(0.5, 4.0, SAY),))]
 
 
 @pytest.fixture(scope="module")
@@ -36,9 +28,7 @@ def prepared(tmp_path_factory):
     cfg = demo_ws / "audit.toml"
     text = cfg.read_text(encoding="utf-8").replace('output = "../reports"', 'output = "reports"')
     cfg.write_text(text.replace('rules = "../rules"', f'rules = "{REPO / "rules"}"'), encoding="utf-8")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(transcribe, "load_engine", lambda options: ScriptEngine())
-        mp.setattr(pipeline, "transcribe_options", lambda settings, threads=0: TranscribeOptions(model="fake", threads=1))
+    with scripted_whisper([(0.5, 4.0, SAY, 1.0)]):
         _run_two_weeks(demo_ws)
     return demo_ws
 

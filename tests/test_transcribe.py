@@ -211,9 +211,9 @@ def test_score_json_contract_and_rerun_replaces_flags(demo_ws, fake_engine):
     flags = calls[0]["flags"]
     assert flags, "the fake transcript lacks a full greeting and closing"
     for f in flags:
-        assert list(f) == ["call_id", "category", "rule_id", "severity", "points", "speaker", "start", "end", "evidence",
+        assert list(f) == ["flag_key", "call_id", "category", "rule_id", "severity", "points", "speaker", "start", "end", "evidence",
                            "confidence", "review_only", "hits", "decision", "state"]
-        assert 0 <= f["confidence"] <= 1 and isinstance(f["review_only"], bool) and f["decision"] is None
+        assert len(f["flag_key"]) == 16 and 0 <= f["confidence"] <= 1 and isinstance(f["review_only"], bool) and f["decision"] is None
         assert f["call_id"] == "c1" and f["severity"] in ("minor", "major", "critical") and isinstance(f["points"], (int, float))
     assert {"script.greeting", "script.closing"} <= {f["category"] for f in flags}
     assert all(0 <= v <= 100 for v in calls[0]["dimensions"].values())

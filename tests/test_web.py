@@ -15,11 +15,10 @@ import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
-from audit import pipeline, transcribe
 from audit.cli import cli
 from audit.config import load_config
-from audit.transcribe import Segment, TranscribeOptions, Word
 from audit.web import create_app
+from tests.conftest import scripted_night, spaced
 
 DAY, WEEK = "2026-11-19", "2026-W47"
 PAYLOAD = "<script>alert('x')</script>"
@@ -29,27 +28,10 @@ LINES = ["应该是吧，我估计明天就好了。", "这不归我们管，你
          "兴许是线路问题吧，我也说不准。", "好的，谢谢您的来电，再见。"]
 
 
-class ScriptEngine:
-    name = "fake"
-
-    def run(self, samples, batched=True):
-        return [Segment("", 2.0 + 12 * i, 6.0 + 12 * i, t, -0.2, 0.01, (Word(2.0 + 12 * i, 6.0 + 12 * i, t, 0.9),))
-                for i, t in enumerate(LINES)]
-
-
 @pytest.fixture
 def web_ws(demo_ws):
     """The demo workspace after one night of scripted transcripts (every call sampled and scored)."""
-    cfg = demo_ws / "audit.toml"
-    text = cfg.read_text(encoding="utf-8").replace("full_coverage = false", "full_coverage = true")
-    cfg.write_text(text.replace("workers = 0", "workers = 1"), encoding="utf-8")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(transcribe, "load_engine", lambda options: ScriptEngine())
-        mp.setattr(pipeline, "transcribe_options",
-                   lambda settings, threads=0: TranscribeOptions(model="fake", threads=1, refill=False))
-        res = CliRunner().invoke(cli, ["nightly", "--date", DAY, "--json", "--config", str(cfg)])
-    assert res.exit_code == 0, res.output
-    return demo_ws
+    return scripted_night(demo_ws, spaced(LINES, every=12.0))
 
 
 def app_for(ws, token=None):
@@ -265,7 +247,7 @@ def test_case_library_lists_typical_cases_searchable(web_ws):
     html = client.get("/clips").get_data(as_text=True)
     assert re.findall(r'id="clip-([0-9a-f]+)"', html) == [key]
     assert re.search(rf'src="/audio/{call_id}#t=[0-9.]+,[0-9.]+"', html)  # playable around the moment
-    assert 'id="clip-' not in client.get(f"/clips?category=answer.hedging").get_data(as_text=True)
+    assert 'id="clip-' not in client.get("/clips?category=answer.hedging").get_data(as_text=True)
     assert key in client.get(f"/clips?category={category}&agent={_agent(web_ws, call_id)}").get_data(as_text=True)
     assert key not in client.get("/clips?q=不存在的词").get_data(as_text=True)
 

@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Callable
 
-import pandas as pd
-
 from audit.masking import mask_numbers, mask_texts
 from audit.reports.scorecard import build_scorecard, parse_week, week_of
 from audit.review_states import APPEALABLE, DECIDABLE, DECISIONS, RESOLUTIONS, STATES, WAITING
