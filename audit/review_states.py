@@ -25,6 +25,15 @@ class ReviewError(AuditError):
     """A transition the review flow does not allow (the message names the flag and why)."""
 
 
+class ReviewConflict(ReviewError):
+    """Someone else moved the flag after the decider looked at it (nothing was written)."""
+
+    def __init__(self, flag_key: str, state: str, by: str, at: str):
+        self.flag_key, self.state, self.by, self.at = flag_key, state, by, at
+        super().__init__(f"flag {flag_key} was changed meanwhile by {by or 'someone'} at {at}: it is {state} now; "
+                         "nothing was written, look again and decide")
+
+
 def next_state(flag_key: str, state: str, action: str) -> str:
     if action in DECISIONS:
         if state not in DECIDABLE:

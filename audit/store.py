@@ -480,17 +480,26 @@ class Store:
         row = self.db.execute("SELECT decision, state FROM reviews WHERE flag_key = ?", (flag_key,)).fetchone()
         return (row[0], row[1]) if row else (None, "pending")
 
-    def transition(self, flag_key: str, action: str, by: str, reason: str | None = None) -> str:
+    def transition(self, flag_key: str, action: str, by: str, reason: str | None = None,
+                   seen_state: str | None = None) -> str:
         """Move a flag through the review flow (confirm, dismiss, case, appeal, upheld, overturned),
-        keeping the event; returns the new state. Refuses what the flow does not allow (ReviewError)."""
-        from audit.review_states import DECISIONS, ReviewError, next_state
+        keeping the event; returns the new state. Refuses what the flow does not allow (ReviewError).
+
+        seen_state: the state the person saw when deciding; if someone else moved the flag since,
+        nothing is written (ReviewConflict names who and what), so no decision silently replaces another."""
+        from audit.review_states import DECISIONS, ReviewConflict, ReviewError, next_state
 
         if not by or not by.strip():
             raise ReviewError(f"flag {flag_key}: say who decides (--by)")
         with self.tx():
             if self.db.execute("SELECT 1 FROM flags WHERE flag_key = ?", (flag_key,)).fetchone() is None:
                 raise ReviewError(f"flag {flag_key} is not in the workspace")
-            state = next_state(flag_key, self.review_state(flag_key), action)
+            current = self.review_state(flag_key)
+            if seen_state is not None and current != seen_state:
+                last = self.db.execute("SELECT by, at FROM review_events WHERE flag_key = ? ORDER BY id DESC LIMIT 1",
+                                       (flag_key,)).fetchone()
+                raise ReviewConflict(flag_key, current, last[0] if last else "", last[1] if last else "")
+            state = next_state(flag_key, current, action)
             at = now()
             decision = action if action in DECISIONS else None
             self.db.execute(

@@ -34,7 +34,11 @@ def make_calls(n_agents=5, per_agent=20, day="2026-11-19", seed=0, new_agents=()
 @pytest.fixture
 def demo_ws(tmp_path):
     """A private copy of the bundled demo workspace (index, recordings, config, rules)."""
-    ws = tmp_path / "demo"
+    return copy_demo(tmp_path / "demo")
+
+
+def copy_demo(ws: Path) -> Path:
+    """The bundled demo workspace copied to `ws`, writing its reports inside, with the shipped rules."""
     shutil.copytree(DEMO, ws, ignore=shutil.ignore_patterns("callaudit.db*", "*.lock"))
     cfg = ws / "audit.toml"
     text = cfg.read_text(encoding="utf-8").replace('output = "../reports"', 'output = "reports"')

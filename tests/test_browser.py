@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from tests.test_web import app_for, web_ws  # noqa: F401 (fixture: a scored demo workspace)
+from tests.test_web import app_for, web_night, web_ws  # noqa: F401 (fixtures: a scored demo workspace)
 
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -102,12 +102,25 @@ def test_review_in_the_browser(server, browser, tmp_path):
     assert start - 0.5 <= now <= start + 5
     assert browser.execute_script("return document.getElementById('player').error") is None
 
-    # dismiss the flag with a reason
+    # a flag's ▶ and its mark on the timeline play from the flag
     card = browser.find_element(By.ID, f"flag-{key}")
+    flag_start = float(card.find_element(By.CSS_SELECTOR, "button.play").get_attribute("data-start"))
+    for where in (card.find_element(By.CSS_SELECTOR, "button.play"), browser.find_element(By.CSS_SELECTOR, f'a.mark[href="#flag-{key}"]')):
+        browser.execute_script("document.getElementById('player').pause(); document.getElementById('player').currentTime = 0;")
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", where)
+        where.click()
+        wait_for(browser, lambda d: abs(d.execute_script("return document.getElementById('player').currentTime;") - flag_start) < 3
+                 and d.execute_script("return document.getElementById('player').currentTime;") >= flag_start - 0.5,
+                 what="playback at the flag")
+
+    # Enter in the reason field decides nothing (a decision is a button); then dismiss with a reason
     assert card.find_element(By.CSS_SELECTOR, ".state").get_attribute("data-state") == "pending"
     card.find_element(By.NAME, "by").clear()
     card.find_element(By.NAME, "by").send_keys("王组长")
-    card.find_element(By.NAME, "reason").send_keys("坐席给了明确时限, 不算含糊")
+    card.find_element(By.NAME, "reason").send_keys("坐席给了明确时限, 不算含糊\n")
+    browser.execute_script("return new Promise(r => setTimeout(r, 800));")
+    assert not browser.find_elements(By.CSS_SELECTOR, ".notice")
+    assert db.execute("SELECT COUNT(*) FROM review_events").fetchone()[0] == 0
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", card)
     card.find_element(By.CSS_SELECTOR, 'button[value="dismiss"]').click()
     wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".notice.ok"), what="the decision's notice")

@@ -5,11 +5,13 @@ that land where the CLI's do (score --json, the weekly workbook)."""
 import http.cookiejar
 import json
 import re
+import shutil
 import sqlite3
 import threading
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -18,9 +20,10 @@ from openpyxl import load_workbook
 from audit.cli import cli
 from audit.config import load_config
 from audit.web import create_app
-from tests.conftest import scripted_night, spaced
+from tests.conftest import copy_demo, scripted_night, spaced
 
 DAY, WEEK = "2026-11-19", "2026-W47"
+TOKEN = "0123456789abcdef0123"
 PAYLOAD = "<script>alert('x')</script>"
 PHONE = "13812345678"
 # two hedges and a brush-off (flags), a line that tries to inject markup, and a phone number
@@ -28,10 +31,16 @@ LINES = ["应该是吧，我估计明天就好了。", "这不归我们管，你
          "兴许是线路问题吧，我也说不准。", "好的，谢谢您的来电，再见。"]
 
 
+@pytest.fixture(scope="module")
+def web_night(tmp_path_factory):
+    """The demo workspace after one night of scripted transcripts (every call sampled and scored); made once."""
+    return scripted_night(copy_demo(tmp_path_factory.mktemp("web") / "demo"), spaced(LINES, every=12.0))
+
+
 @pytest.fixture
-def web_ws(demo_ws):
-    """The demo workspace after one night of scripted transcripts (every call sampled and scored)."""
-    return scripted_night(demo_ws, spaced(LINES, every=12.0))
+def web_ws(web_night, tmp_path):
+    """A private copy of that night, for a test that decides or edits."""
+    return Path(shutil.copytree(web_night, tmp_path / "demo"))
 
 
 def app_for(ws, token=None):
@@ -64,16 +73,28 @@ def score_of(ws, call_id):
 def test_other_address_needs_a_token_and_then_every_request_carries_it(web_ws):
     res = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0", "--config", str(web_ws / "audit.toml")], env={"CALLAUDIT_TOKEN": ""})
     assert res.exit_code == 2 and "--token" in res.output
-    client = app_for(web_ws, token="s3cret").test_client()
-    assert client.get("/queue").status_code == 401
-    assert client.get("/audio/20261119-0008").status_code == 401
+    res = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0", "--token", "short", "--config", str(web_ws / "audit.toml")])
+    assert res.exit_code != 0 and "at least 16 characters" in res.output
+    client = app_for(web_ws, token=TOKEN).test_client()
+    for url in ("/queue", "/audio/20261119-0008", "/static/review.js", "/calls/20261119-0008", "/nowhere"):
+        res = client.get(url)
+        assert res.status_code == 401, url
+        assert "未能加载" not in res.get_data(as_text=True)  # a refusal tells nothing of the workspace
+    assert client.post(f"/flags/{flag_rows(web_ws)[0][0]}/review", data={"action": "dismiss"}).status_code == 401
     assert client.get("/queue?token=wrong").status_code == 401
     assert client.get("/queue", headers={"Authorization": "Bearer wrong"}).status_code == 401
-    assert client.get("/queue", headers={"Authorization": "Bearer s3cret"}).status_code == 200
-    first = client.get("/queue?token=s3cret&state=all")  # the printed address: leaves a cookie, drops the token from the URL
+    assert client.get("/queue", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+    first = client.get(f"/queue?token={TOKEN}&state=all")  # the printed address: leaves a cookie, drops the token from the URL
     assert first.status_code == 303 and "token" not in first.headers["Location"] and "state=all" in first.headers["Location"]
-    assert "HttpOnly" in first.headers["Set-Cookie"]
+    cookie = first.headers["Set-Cookie"]
+    assert cookie.startswith("callaudit_token_") and "HttpOnly" in cookie and "SameSite=Strict" in cookie
     assert client.get("/queue").status_code == 200  # now by cookie
+    assert client.get("/static/review.js").status_code == 200
+    for trick in ("//evil.example/x", "/%2F%2Fevil.example/x", "/\\evil.example/x"):
+        away = app_for(web_ws, token=TOKEN).test_client().get(f"{trick}?token={TOKEN}")
+        if away.status_code == 303:  # the redirect stays on this site: a path, never another host
+            target = urllib.parse.urlsplit(away.headers["Location"])
+            assert target.netloc in ("", "localhost") and not target.path.startswith("//"), away.headers["Location"]
 
 
 def test_without_a_token_only_localhost_names_are_answered(web_ws):
@@ -81,6 +102,7 @@ def test_without_a_token_only_localhost_names_are_answered(web_ws):
     assert client.get("/queue").status_code == 200
     assert client.get("/queue", headers={"Host": "127.0.0.1:8765"}).status_code == 200
     assert client.get("/queue", headers={"Host": "[::1]:8765"}).status_code == 200
+    assert client.get("/queue", headers={"Host": "localhost"}).status_code == 200
     assert client.get("/queue", headers={"Host": "attacker.example:8765"}).status_code == 400  # DNS rebinding
 
 
@@ -131,7 +153,7 @@ def test_no_path_is_taken_from_the_request(web_ws, tmp_path):
     client = app_for(web_ws).test_client()
     for url in ("/audio/..%2F..%2Fetc%2Fpasswd", "/audio/../../etc/passwd", "/audio/%2Fetc%2Fpasswd", "/audio/dev04.wav",
                 "/audio/recordings/dev04.wav", "/audio/nope"):
-        res = client.get(url)
+        res = client.get(url, follow_redirects=True)  # (a doubled slash is first merged by a redirect)
         assert res.status_code == 404, url
         assert b"root:" not in res.get_data()
     secret = web_ws.parent / "secret.wav"  # outside the recording root
@@ -206,7 +228,7 @@ def test_decisions_follow_the_review_flow_and_land_in_score_and_workbook(web_ws)
                            follow_redirects=True).get_data(as_text=True)
 
     assert "请填写理由" in post("dismiss", reason="")  # a dismissal needs a reason
-    assert "已驳回" not in post("appeal")  # refused by the flow: only a confirmed flag can be appealed
+    assert "only a confirmed flag" in post("appeal")  # refused by the flow, and said why
     assert db(web_ws).execute("SELECT COUNT(*) FROM review_events").fetchone()[0] == 0
     html = post("dismiss", reason="客户先挂断")
     assert "已驳回" in html and "客户先挂断" in html
@@ -271,23 +293,27 @@ def test_two_reviewers_deciding_at_once_lose_nothing(web_ws):
     thread.start()
     try:
         flags = flag_rows(web_ws)[:8]
-        barrier = threading.Barrier(len(flags) + 2)
+        barrier = threading.Barrier(len(flags) + 1)
         errors: list[str] = []
+
+        answers: dict[str, str] = {}
 
         def reviewer(name, key, call_id, action):
             jar = http.cookiejar.CookieJar()
             opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
             html = opener.open(f"http://127.0.0.1:{port}/calls/{call_id}", timeout=60).read().decode()
-            data = urllib.parse.urlencode({"action": action, "by": name, "reason": f"{name} 的理由", "csrf_token": csrf(html)}).encode()
+            data = urllib.parse.urlencode({"action": action, "by": name, "reason": f"{name} 的理由", "csrf_token": csrf(html),
+                                           "seen": "pending"}).encode()
             barrier.wait(timeout=60)
             try:
-                opener.open(f"http://127.0.0.1:{port}/flags/{key}/review", data=data, timeout=60).read()
+                answers[name] = opener.open(f"http://127.0.0.1:{port}/flags/{key}/review", data=data, timeout=60).read().decode()
             except urllib.error.HTTPError as exc:  # pragma: no cover - reported below
                 errors.append(f"{name}: {exc.code}")
 
         jobs = [threading.Thread(target=reviewer, args=(f"r{i}", k, c, "dismiss" if i % 2 else "confirm"))
-                for i, (k, c, *_) in enumerate(flags)]
-        # and two reviewers on the same flag at the same moment: both decisions are in its history
+                for i, (k, c, *_) in enumerate(flags[1:], start=1)]
+        # and two reviewers on the same flag at the same moment, both having seen it pending:
+        # one decision lands, the other is refused and told who decided (not silently overwritten)
         same_key, same_call = flags[0][0], flags[0][1]
         jobs += [threading.Thread(target=reviewer, args=(n, same_key, same_call, a)) for n, a in (("甲", "dismiss"), ("乙", "case"))]
         for j in jobs:
@@ -296,10 +322,146 @@ def test_two_reviewers_deciding_at_once_lose_nothing(web_ws):
             j.join(timeout=120)
         assert not errors
         con = db(web_ws)
-        for i, (key, *_) in enumerate(flags):
-            assert con.execute("SELECT state FROM reviews WHERE flag_key = ?", (key,)).fetchone() is not None, key
+        for i, (key, *_) in enumerate(flags[1:], start=1):
+            expected = "dismissed" if i % 2 else "confirmed"
+            assert con.execute("SELECT state FROM reviews WHERE flag_key = ?", (key,)).fetchone() == (expected,), key
         by = [r[0] for r in con.execute("SELECT by FROM review_events WHERE flag_key = ? ORDER BY id", (same_key,))]
-        assert set(by) == {"r0", "甲", "乙"} and len(by) == 3
-        assert con.execute("SELECT COUNT(*) FROM review_events").fetchone()[0] == len(flags) + 2
+        assert len(by) == 1 and by[0] in ("甲", "乙")
+        loser = "乙" if by[0] == "甲" else "甲"
+        assert f"未保存: {by[0]}" in answers[loser] and f"{loser} 的理由" in answers[loser]
+        assert con.execute("SELECT COUNT(*) FROM review_events").fetchone()[0] == len(flags)
     finally:
         server.close()
+
+
+# ---------------------------------------------------------------- what the review flow allows, on the page
+
+
+def test_buttons_offered_are_exactly_what_the_review_flow_allows():
+    from audit.review_states import STATES, ReviewError, next_state
+    from audit.web.pages import ACTION_LABELS, actions_for
+
+    for state in STATES:
+        allowed = set()
+        for action in ACTION_LABELS:
+            try:
+                if next_state("k", state, action) != state:  # deciding what it already is: no button
+                    allowed.add(action)
+            except ReviewError:
+                pass
+        assert set(actions_for(state)) == allowed, state
+
+
+def test_a_page_loaded_before_a_colleagues_decision_does_not_overwrite_it(web_ws):
+    alice, bob = app_for(web_ws).test_client(), app_for(web_ws).test_client()
+    key, call_id, *_ = flag_rows(web_ws)[0]
+    a_token = csrf(alice.get(f"/calls/{call_id}").get_data(as_text=True))
+    b_token = csrf(bob.get(f"/calls/{call_id}").get_data(as_text=True))  # both see it pending
+    alice.post(f"/flags/{key}/review", data={"action": "confirm", "by": "甲", "seen": "pending", "csrf_token": a_token})
+    html = bob.post(f"/flags/{key}/review", data={"action": "dismiss", "by": "乙", "reason": "我觉得不算", "seen": "pending",
+                                                   "csrf_token": b_token}, follow_redirects=True).get_data(as_text=True)
+    assert "未保存: 甲" in html and "我觉得不算" in html
+    assert db(web_ws).execute("SELECT state FROM reviews WHERE flag_key = ?", (key,)).fetchone()[0] == "confirmed"
+    # having seen the confirmation, bob may change it: nothing is locked, only blind overwrites are refused
+    bob.post(f"/flags/{key}/review", data={"action": "dismiss", "by": "乙", "reason": "听过录音", "seen": "confirmed",
+                                           "csrf_token": b_token})
+    assert db(web_ws).execute("SELECT state FROM reviews WHERE flag_key = ?", (key,)).fetchone()[0] == "dismissed"
+
+
+def test_enter_in_a_field_submits_no_decision(web_ws):
+    """The first submit button of each decision form is disabled: Enter (implicit submission) does nothing."""
+    html = app_for(web_ws).test_client().get(f"/calls/{flag_rows(web_ws)[0][1]}").get_data(as_text=True)
+    forms = re.findall(r'<form class="decide".*?</form>', html, re.S)
+    assert forms
+    for form in forms:
+        first = re.search(r"<button[^>]*>", form).group(0)
+        assert "disabled" in first and 'name="action"' not in first
+
+
+def test_markup_in_index_fields_cannot_break_out_of_attributes(web_ws):
+    evil = '"><script>alert(2)</script><a x="'
+    with db(web_ws) as con:
+        con.execute("UPDATE calls SET agent_name = ?, team = ?", (evil, evil))
+        con.execute("UPDATE call_scores SET topic = ?", (evil,))
+    client = app_for(web_ws).test_client()
+    call_id = flag_rows(web_ws)[0][1]
+    for url in ("/queue", f"/calls/{call_id}", f"/agents/{_agent(web_ws, call_id)}", "/clips?kind=flagged"):
+        html = client.get(url).get_data(as_text=True)
+        assert "<script>alert(2)" not in html and '"><a x="' not in html, url
+        assert "&#34;&gt;&lt;script&gt;alert(2)" in html, url
+
+
+def test_security_headers_and_no_outside_resources(web_ws):
+    client = app_for(web_ws).test_client()
+    res = client.get(f"/calls/{flag_rows(web_ws)[0][1]}")
+    csp = res.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert res.headers["X-Content-Type-Options"] == "nosniff" and res.headers["X-Frame-Options"] == "DENY"
+    html = res.get_data(as_text=True)
+    assert not re.search(r'(src|href)="(https?:)?//', html)  # works offline: nothing from elsewhere
+
+
+def test_queue_day_agent_and_state_filters(web_ws):
+    client = app_for(web_ws).test_client()
+    every = len(re.findall(r"#flag-", client.get(f"/queue?week={WEEK}").get_data(as_text=True)))
+    assert len(re.findall(r"#flag-", client.get(f"/queue?day={DAY}").get_data(as_text=True))) == every  # one scored day
+    assert "#flag-" not in client.get("/queue?day=2026-11-20").get_data(as_text=True)
+    agent = _agent(web_ws, flag_rows(web_ws)[0][1])
+    mine = client.get(f"/queue?week={WEEK}&agent={agent}").get_data(as_text=True)
+    n_mine = db(web_ws).execute("SELECT COUNT(*) FROM flags JOIN calls USING (call_id) WHERE agent_id = ?", (agent,)).fetchone()[0]
+    assert len(re.findall(r"#flag-", mine)) == n_mine < every
+    key, call_id, *_ = flag_rows(web_ws)[0]
+    token = csrf(client.get(f"/calls/{call_id}").get_data(as_text=True))
+    client.post(f"/flags/{key}/review", data={"action": "confirm", "by": "甲", "csrf_token": token})
+    assert f"#flag-{key}" not in client.get(f"/queue?week={WEEK}").get_data(as_text=True)  # no longer waits
+    assert re.findall(r"#flag-([0-9a-f]+)", client.get(f"/queue?week={WEEK}&state=confirmed").get_data(as_text=True)) == [key]
+    assert len(re.findall(r"#flag-", client.get(f"/queue?week={WEEK}&state=all").get_data(as_text=True))) == every
+
+
+def test_clip_library_windows_topics_and_cases_through_an_appeal(web_ws):
+    client = app_for(web_ws).test_client()
+    config = load_config(web_ws / "audit.toml")
+    html = client.get("/clips?kind=flagged").get_data(as_text=True)
+    windows = re.findall(r'id="clip-([0-9a-f]+)".*?src="/audio/([^#"]+)#t=([0-9.]+),([0-9.]+)"', html, re.S)
+    timed = db(web_ws).execute("SELECT COUNT(*) FROM flags WHERE start IS NOT NULL").fetchone()[0]
+    assert len(windows) == min(timed, 100) and len(windows) > 5
+    pad = config.clip_padding
+    for key, call_id, a, b in windows:  # the flag's moment with the configured padding, inside the call
+        start, end, duration = db(web_ws).execute(
+            "SELECT f.start, COALESCE(f.end, f.start), c.duration FROM flags f JOIN calls c USING (call_id) WHERE flag_key = ?",
+            (key,)).fetchone()
+        assert float(a) == pytest.approx(max(0.0, start - pad), abs=0.01)
+        assert float(b) == pytest.approx(min(duration, end + pad), abs=0.01)
+    topic = db(web_ws).execute("SELECT topic FROM call_scores WHERE call_id = (SELECT call_id FROM flags LIMIT 1)").fetchone()[0]
+    of_topic = client.get(f"/clips?kind=flagged&topic={urllib.parse.quote(topic)}").get_data(as_text=True)
+    shown = set(re.findall(r'src="/audio/([^#"]+)#t=', of_topic))
+    topics = {r[0] for r in db(web_ws).execute(f"SELECT topic FROM call_scores WHERE call_id IN ({','.join('?' * len(shown))})", list(shown))}
+    assert shown and topics == {topic}
+    # a typical case stays in the library through an appeal the lead upholds, and leaves when overturned
+    key, call_id, *_ = flag_rows(web_ws, "category = 'etiquette.forbidden'")[0]
+    token = csrf(client.get(f"/calls/{call_id}").get_data(as_text=True))
+    for action, by in (("case", "培训师"), ("appeal", "1002"), ("upheld", "李主管")):
+        client.post(f"/flags/{key}/review", data={"action": action, "by": by, "reason": "r", "csrf_token": token})
+    assert re.findall(r'id="clip-([0-9a-f]+)"', client.get("/clips").get_data(as_text=True)) == [key]
+
+
+def test_decoded_audio_is_made_once_and_reused(web_ws):
+    call_id = db(web_ws).execute("SELECT call_id FROM calls WHERE audio_path LIKE '%.wav' LIMIT 1").fetchone()[0]
+    app = app_for(web_ws)
+    client = app.test_client()
+    first = client.get(f"/audio/{call_id}").get_data()
+    cache = list((web_ws / ".callaudit-audio").glob("*.wav"))
+    assert len(cache) == 1
+    made = cache[0].stat().st_ino
+    assert client.get(f"/audio/{call_id}").get_data() == first
+    assert [p.stat().st_ino for p in (web_ws / ".callaudit-audio").glob("*.wav")] == [made]  # not written again
+
+
+def test_a_broken_rule_pack_is_said_on_every_page(web_ws, tmp_path):
+    cfg = web_ws / "audit.toml"
+    empty = tmp_path / "no-rules"
+    empty.mkdir()
+    text = re.sub(r'rules = "[^"]*"', f'rules = "{empty}"', cfg.read_text(encoding="utf-8"))
+    cfg.write_text(text, encoding="utf-8")
+    html = app_for(web_ws).test_client().get("/queue").get_data(as_text=True)
+    assert "规则包未能加载" in html and "no rule files" in html

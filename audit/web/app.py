@@ -23,7 +23,8 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from audit.config import Config
 from audit.errors import AuditError, AudioError
-from audit.review_states import ReviewError
+from audit.masking import mask_numbers
+from audit.review_states import ReviewConflict, ReviewError
 from audit.rules import RulePack, load_pack
 from audit.store import Store
 from audit.web.media import playable_audio
@@ -33,9 +34,12 @@ from audit.web.pages import (
 
 log = logging.getLogger("audit")
 
-TOKEN_COOKIE = "callaudit_token"
+TOKEN_COOKIE = "callaudit_token"  # + the port: browsers send a host's cookies to all its ports
+MIN_TOKEN_LENGTH = 16
 REVIEWER_COOKIE = "callaudit_reviewer"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+       "media-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 # a reason is asked for every step but a plain confirmation (the history keeps it)
 REASON_REQUIRED = ("dismiss", "case", "appeal", "upheld", "overturned")
 
@@ -48,7 +52,7 @@ def is_loopback(host: str) -> bool:
 class Site:
     config: Config
     token: str | None
-    _pack: tuple[tuple, RulePack | None] = field(default=((), None))
+    _pack: tuple[tuple | None, RulePack | None] = field(default=(None, None))
     pack_error: str | None = None
 
     def pack(self) -> RulePack | None:
@@ -70,6 +74,8 @@ class Site:
 
 def create_app(config: Config, token: str | None = None) -> Flask:
     """The review app for the workspace of `config`. With a token, every request must carry it."""
+    if token and len(token) < MIN_TOKEN_LENGTH:
+        raise AuditError(f"the token must be at least {MIN_TOKEN_LENGTH} characters (e.g. `openssl rand -hex 16`)")
     if not Path(config.database).exists():
         raise AuditError(f"no workspace database at {config.database}: run `callaudit nightly` first")
     app = Flask(__name__)
@@ -80,7 +86,6 @@ def create_app(config: Config, token: str | None = None) -> Flask:
     )
     site = Site(config, token or None)
     app.extensions["callaudit"] = site
-    CSRFProtect(app)
     app.jinja_env.globals.update(ACTION_LABELS=ACTION_LABELS, STATE_LABELS=STATE_LABELS, clock=clock)
     app.jinja_env.filters["clock"] = clock
 
@@ -95,16 +100,19 @@ def create_app(config: Config, token: str | None = None) -> Flask:
             if not is_loopback(host):
                 abort(400, f"this review page answers only to localhost, not to {host!r}")
             return None
-        given = _bearer() or request.cookies.get(TOKEN_COOKIE)
+        given = _bearer() or request.cookies.get(_token_cookie())
         query = request.args.get("token")
-        if query is not None and hmac.compare_digest(query.encode(), site.token.encode()) and request.method == "GET":
+        if query is not None and hmac.compare_digest(query.encode(), site.token.encode()) and request.method in ("GET", "HEAD"):
             args = {k: v for k, v in request.args.items(multi=False) if k != "token"}
-            resp = redirect(request.path + ("?" + urlencode(args) if args else ""), 303)
-            resp.set_cookie(TOKEN_COOKIE, site.token, httponly=True, samesite="Strict")
+            # back to this same path on this site: the request's own path, never a URL from the query
+            resp = redirect("/" + request.path.lstrip("/") + ("?" + urlencode(args) if args else ""), 303)
+            resp.set_cookie(_token_cookie(), site.token, httponly=True, samesite="Strict")
             return resp
         if given is None or not hmac.compare_digest(given.encode(), site.token.encode()):
             abort(401, "this review page needs its token: open the address `callaudit serve` printed (…?token=…)")
         return None
+
+    CSRFProtect(app)  # after the token check: a request without the token is refused before anything else
 
     @app.teardown_appcontext
     def close_store(_exc):
@@ -116,9 +124,18 @@ def create_app(config: Config, token: str | None = None) -> Flask:
     def csrf_refused(exc):
         return render_template("error.html", code=400, message=f"表单已失效或来自别的网站 ({exc.description})；请刷新页面再提交。"), 400
 
-    for code in (400, 401, 404, 409):
+    for code in (400, 401, 404, 409):  # the error page says nothing of the workspace (pack_error=None)
         app.register_error_handler(code, lambda exc, code=code: (
-            render_template("error.html", code=code, message=getattr(exc, "description", str(exc))), code))
+            render_template("error.html", code=code, message=getattr(exc, "description", str(exc)), pack_error=None), code))
+
+    @app.after_request
+    def security_headers(resp):
+        # only this site's own script, styles, audio; never framed (inline style attributes place the timeline)
+        resp.headers.setdefault("Content-Security-Policy", CSP)
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        return resp
 
     @app.get("/")
     def home():
@@ -135,7 +152,7 @@ def create_app(config: Config, token: str | None = None) -> Flask:
             abort(400, str(exc))
         return render_template("queue.html", page=page, states=list(STATE_LABELS))
 
-    @app.get("/calls/<call_id>")
+    @app.get("/calls/<path:call_id>")
     def call(call_id: str):
         page = call_page(store(), site.pack(), config.weights, call_id, config.mask_pii)
         if page is None:
@@ -149,6 +166,7 @@ def create_app(config: Config, token: str | None = None) -> Flask:
         if flag is None:
             abort(404, f"flag {flag_key} is not in this workspace")
         action = request.form.get("action", "")
+        seen = request.form.get("seen") or None  # the state the reviewer's page showed
         reason = request.form.get("reason", "").strip()
         by = request.form.get("by", "").strip()
         back = redirect(url_for("call", call_id=flag["call_id"], _anchor=f"flag-{flag_key}"), 303)
@@ -160,15 +178,18 @@ def create_app(config: Config, token: str | None = None) -> Flask:
             flash(f"{ACTION_LABELS[action]}: 请填写理由 (the reason is kept in the history)", "error")
         else:
             try:
-                state = st.transition(flag_key, action, by, reason or None)
+                state = st.transition(flag_key, action, by, reason or None, seen_state=seen)
                 flash(f"{flag_key}: {ACTION_LABELS[action]} → {STATE_LABELS.get(state, state)}", "ok")
+            except ReviewConflict as exc:
+                flash(f"未保存: {exc.by} 已于 {exc.at} 把此标记改为「{STATE_LABELS.get(exc.state, exc.state)}」。"
+                      f"您的「{ACTION_LABELS[action]}」" + (f"及理由「{reason}」" if reason else "") + "没有提交，请看过后再决定。", "error")
             except ReviewError as exc:
                 flash(str(exc), "error")
         if by:
             back.set_cookie(REVIEWER_COOKIE, quote(by), max_age=180 * 86400, httponly=True, samesite="Strict")
         return back
 
-    @app.get("/agents/<agent_id>")
+    @app.get("/agents/<path:agent_id>")
     def agent(agent_id: str):
         try:
             page = agent_page(store(), site.pack(), config.weights, agent_id, request.args.get("week") or None, config.mask_pii)
@@ -190,15 +211,16 @@ def create_app(config: Config, token: str | None = None) -> Flask:
         page = clip_library(store(), site.pack(), filters, config.clip_padding, config.mask_pii)
         return render_template("clips.html", page=page)
 
-    @app.get("/audio/<call_id>")
+    @app.get("/audio/<path:call_id>")
     def audio(call_id: str):
         row = store().call(call_id)  # only a known call's own file: nothing of the request becomes a path
         if row is None:
             abort(404, f"call {call_id} is not in this workspace")
         try:
             media = playable_audio(config.recording_root, row["audio_path"], site.audio_cache)
-        except AudioError as exc:
-            abort(404, f"call {call_id}: {exc}")
+        except AudioError as exc:  # the detail names files (callers' numbers in file names): logged, shown masked
+            log.warning("review page: audio of call %s: %s", call_id, exc)
+            abort(404, f"call {call_id}: recording not playable ({mask_numbers(str(exc)) if config.mask_pii else exc})")
         # conditional: Range requests get 206 with Content-Range (seeking), ETag/Last-Modified 304s
         resp = send_file(media.path, mimetype=media.mimetype, conditional=True, max_age=3600)
         resp.cache_control.public = False
@@ -231,6 +253,10 @@ def reviewer() -> str:
     return unquote(request.cookies.get(REVIEWER_COOKIE, ""))
 
 
+def _token_cookie() -> str:
+    return f"{TOKEN_COOKIE}_{request.environ.get('SERVER_PORT', '')}"
+
+
 def _bearer() -> str | None:
     auth = request.headers.get("Authorization", "")
     return auth[7:].strip() if auth.lower().startswith("bearer ") else None
@@ -243,10 +269,25 @@ def clock(seconds) -> str:
     return f"{int(s // 60):02d}:{s % 60:04.1f}"
 
 
+AUDIO_CACHE_DAYS = 7
+
+
+def prune_audio_cache(folder: Path, days: int = AUDIO_CACHE_DAYS) -> None:
+    """Decoded copies are for listening now, not an archive: drop those unused for a week
+    (they never outlive the retention of the recordings by more than that). Use touches them."""
+    import time
+
+    if folder.is_dir():
+        for f in folder.glob("*.wav"):
+            if time.time() - f.stat().st_mtime > days * 86400:
+                f.unlink(missing_ok=True)
+
+
 def serve(config: Config, host: str, port: int, token: str | None, threads: int = 4) -> None:
     """Run the app with waitress (a production WSGI server: threads, no debug hooks) until Ctrl-C."""
     from waitress import serve as waitress_serve
 
     if not is_loopback(host) and not token:
         raise AuditError(f"--host {host} lets other machines in: give --token (or CALLAUDIT_TOKEN) so every request must carry it")
+    prune_audio_cache(Site(config, token).audio_cache)
     waitress_serve(create_app(config, token), host=host, port=port, threads=threads, ident="callaudit")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import threading
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,9 +43,21 @@ def playable_audio(recording_root: Path, audio_path: str, cache_dir: Path) -> Pl
     st = src.stat()
     key = hashlib.sha256(f"{src}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:32]
     out = cache_dir / f"{key}.wav"
-    if not out.exists():
-        _write_wav(src, out)
+    with _lock(out):  # the browser asks for several ranges at once: decode once, the others wait
+        if out.exists():
+            os.utime(out)  # last use: the server drops copies unused for a while (app.prune_audio_cache)
+        else:
+            _write_wav(src, out)
     return Playable(out, "audio/wav")
+
+
+_locks: dict[Path, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def _lock(path: Path) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault(path, threading.Lock())
 
 
 def _codec(path: Path) -> str:

@@ -48,9 +48,8 @@ def _name(pack: RulePack | None, category: str) -> str:
 
 def _plain(v):
     """NaN/None -> None; numpy scalars -> Python (templates and JSON)."""
-    if v is None or (isinstance(v, float) and v != v):
-        return None
-    return v.item() if hasattr(v, "item") else v
+    v = v.item() if hasattr(v, "item") else v
+    return None if v is None or (isinstance(v, float) and v != v) else v
 
 
 # ---------------------------------------------------------------- queue
@@ -171,9 +170,26 @@ def call_page(store: Store, pack: RulePack | None, weights: dict[str, float], ca
                  "form": _plain(final.iloc[0]["form"]), "form_total": _plain(final.iloc[0]["form_total"]),
                  "veto_reason": _plain(final.iloc[0]["veto_reason"])}
     duration = float(measures_raw.get("duration") or body.get("duration") or call.get("duration") or 0.0)
+    rows = _stack(flags, max(duration, 1.0))
     return CallPage(call, turns, flags, score, _measure_rows(measures_raw, body),
                     {"duration": max(duration, 1.0), "dead_air": measures_raw.get("dead_air", []),
-                     "overlaps": measures_raw.get("overlaps", [])})
+                     "overlaps": measures_raw.get("overlaps", []), "mark_rows": rows})
+
+
+def _stack(flags: list[dict], duration: float) -> int:
+    """Give each timed flag a row on the timeline so that marks at the same moment do not hide
+    each other (first row free at its start); returns the number of rows."""
+    ends: list[float] = []
+    gap = duration * 0.01  # marks are drawn at least about this wide
+    for f in sorted((f for f in flags if f["start"] is not None), key=lambda f: f["start"]):
+        end = max(f["end"] if f["end"] is not None else f["start"], f["start"] + gap)
+        row = next((i for i, e in enumerate(ends) if e <= f["start"]), len(ends))
+        if row == len(ends):
+            ends.append(end)
+        else:
+            ends[row] = end
+        f["row"] = row
+    return max(1, len(ends))
 
 
 def _turn_at(turns: list[Turn], start, speaker) -> Turn | None:
@@ -298,8 +314,8 @@ def clip_library(store: Store, pack: RulePack | None, filters: ClipFilters, padd
     else:
         flags = flags.reindex(columns=[*flags.columns, "day", "agent_id", "agent_name", "topic", "duration"])
     options = flags
-    if filters.kind == "case":
-        flags = flags[flags["state"] == "case"]
+    if filters.kind == "case":  # marked 典型案例 by a reviewer; stays one through an appeal unless overturned
+        flags = flags[(flags["decision"] == "case") & (flags["state"] != "overturned")]
     for col, value in (("category", filters.category), ("topic", filters.topic), ("agent_id", filters.agent)):
         if value:
             flags = flags[flags[col].astype(str) == value]
@@ -307,6 +323,8 @@ def clip_library(store: Store, pack: RulePack | None, filters: ClipFilters, padd
     transcripts: dict[str, list[dict]] = {}
     clips = []
     for f in flags.sort_values(["day", "call_id", "start"], ascending=[False, True, True]).to_dict(orient="records"):
+        if len(clips) >= CLIP_LIMIT and not filters.text:
+            break  # the rest are only counted: no transcript read for clips not shown
         if f["call_id"] not in transcripts:
             segs = (store.transcript_body(f["call_id"]) or {}).get("segments", [])
             texts = mask_texts([s["text"] for s in segs]) if mask else [s["text"] for s in segs]
@@ -322,7 +340,8 @@ def clip_library(store: Store, pack: RulePack | None, filters: ClipFilters, padd
             "state_label": STATE_LABELS.get(f["state"], f["state"]),
             "category_name": _name(pack, f["category"])})
     agents = options[["agent_id", "agent_name"]].drop_duplicates().sort_values("agent_id") if len(options) else options
-    return ClipLibrary(first.isoformat(), last.isoformat(), filters, clips[:CLIP_LIMIT], len(clips),
+    total = len(clips) if filters.text else len(flags)
+    return ClipLibrary(first.isoformat(), last.isoformat(), filters, clips[:CLIP_LIMIT], total,
                        [(c, _name(pack, c)) for c in sorted(set(options["category"]))] if len(options) else [],
                        sorted({str(t) for t in options["topic"].dropna()}) if len(options) else [],
                        [(str(a), str(n or "")) for a, n in agents.itertuples(index=False)] if len(agents) else [])
