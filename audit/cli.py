@@ -637,9 +637,12 @@ def serve(config_path: Path | None, host: str, port: int, token: str | None) -> 
             f"--host {host} lets other machines reach the recordings and decisions: "
             "give --token TOKEN (or set CALLAUDIT_TOKEN); every request must then carry it")
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    url = f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}/" + (f"?token={quote(token)}" if token else "")
-    click.echo(f"callaudit review page for {config.base}: {url}  (Ctrl-C stops)")
-    serve_app(config, host, port, token)
+
+    def announce(bound: int) -> None:
+        url = f"http://{'[' + shown + ']' if ':' in shown else shown}:{bound}/" + (f"?token={quote(token)}" if token else "")
+        click.echo(f"callaudit review page for {config.base}: {url}  (Ctrl-C stops)")
+
+    serve_app(config, host, port, token, announce=announce)
 
 
 @cli.group()

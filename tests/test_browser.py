@@ -41,7 +41,7 @@ def server(web_ws):  # noqa: F811
 
 
 @pytest.fixture
-def browser():
+def browser(tmp_path):
     os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager must not try to download a driver
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -49,7 +49,8 @@ def browser():
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--mute-audio",
-                "--window-size=1440,1100", "--autoplay-policy=no-user-gesture-required", "--lang=zh-CN"):
+                "--window-size=1440,1100", "--autoplay-policy=no-user-gesture-required", "--lang=zh-CN",
+                f"--user-data-dir={tmp_path / 'chromium-profile'}"):  # its profile goes with the test
         opts.add_argument(arg)
     driver = webdriver.Chrome(options=opts, service=Service(executable_path=CHROMEDRIVER))
     driver.set_page_load_timeout(60)

@@ -465,3 +465,22 @@ def test_a_broken_rule_pack_is_said_on_every_page(web_ws, tmp_path):
     cfg.write_text(text, encoding="utf-8")
     html = app_for(web_ws).test_client().get("/queue").get_data(as_text=True)
     assert "规则包未能加载" in html and "no rule files" in html
+
+
+def test_serve_prints_its_address_answers_and_says_when_the_port_is_taken(web_ws):
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-c", "from audit.cli import main; main()", "serve", "--port", "0", "--config", str(web_ws / "audit.toml")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        url = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        assert url, line + proc.stderr.read() if proc.poll() is not None else line
+        with urllib.request.urlopen(f"{url.group(0)}queue", timeout=30) as res:
+            assert res.status == 200 and "复核队列" in res.read().decode()
+        taken = CliRunner().invoke(cli, ["serve", "--port", url.group(1), "--config", str(web_ws / "audit.toml")])
+        assert taken.exit_code == 1 and f"cannot listen on 127.0.0.1:{url.group(1)}" in taken.output
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

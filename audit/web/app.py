@@ -16,6 +16,7 @@ import logging
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 from urllib.parse import quote, unquote, urlencode
 
 from flask import Flask, abort, flash, g, redirect, render_template, request, send_file, url_for
@@ -283,11 +284,24 @@ def prune_audio_cache(folder: Path, days: int = AUDIO_CACHE_DAYS) -> None:
                 f.unlink(missing_ok=True)
 
 
-def serve(config: Config, host: str, port: int, token: str | None, threads: int = 4) -> None:
-    """Run the app with waitress (a production WSGI server: threads, no debug hooks) until Ctrl-C."""
-    from waitress import serve as waitress_serve
+def serve(config: Config, host: str, port: int, token: str | None, threads: int = 4,
+          announce: Callable[[int], None] = lambda port: None) -> None:
+    """Run the app with waitress (a production WSGI server: threads, no debug hooks) until Ctrl-C.
+    `announce(port)` is called once the port is bound (port 0 = any free one)."""
+    from waitress.server import create_server
 
     if not is_loopback(host) and not token:
         raise AuditError(f"--host {host} lets other machines in: give --token (or CALLAUDIT_TOKEN) so every request must carry it")
-    prune_audio_cache(Site(config, token).audio_cache)
-    waitress_serve(create_app(config, token), host=host, port=port, threads=threads, ident="callaudit")
+    app = create_app(config, token)
+    prune_audio_cache(app.extensions["callaudit"].audio_cache)
+    try:
+        server = create_server(app, host=host, port=port, threads=threads, ident="callaudit")
+    except OSError as exc:
+        raise AuditError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); is another server using it? try --port") from exc
+    announce(server.effective_port)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
