@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from audit.textmatch import Pattern
 from audit.transcript import AGENT, CUSTOMER, Segment, split_on_pauses
 
 MONO_SPLIT_GAP = 0.3
@@ -34,7 +35,7 @@ HOP = 160  # 10 ms frames at 16 kHz
 
 # Said by agents, hardly ever by callers (not 工号: complaining callers ask for it).
 AGENT_CUES = re.compile(
-    r"很高兴为您服务|有什么可以帮|有什么能帮|请问您|请问有什么|还有其他|还有别的|感谢您的来电|感谢来电|请您稍等|稍等|耐心等待|久等|"
+    r"很高兴为您服务|欢迎|有什么可以帮|有什么能帮|请问您|请问有什么|还有其他|还有别的|感谢您的来电|感谢来电|请您稍等|稍等|耐心等待|久等|"
     r"帮您|为您|给您|麻烦您|您的户号|户号是多少|提供一下|报一下|联系电话|您贵姓|请您|您好|客服|话务员|工号|您看|您反映|我这边"
 )
 # Said by callers, hardly ever by agents.
@@ -42,6 +43,10 @@ CUSTOMER_CUES = re.compile(
     r"我家|我们家|俺|你们|我想问|我想办|我要|咋|喂|你好啊|我问一下|我是.{0,6}的(?!话务员)|谢谢你|姑娘|闺女|同志|师傅|"
     r"为什么|怎么回事|我还以为|我昨天|我今天|没了|没有了|那就好"
 )
+# The agent's set phrases as they sound: the greeting is what ASR garbles most (克服 for 客服,
+# 华务员 for 话务员, 公电服务热线), and a call whose greeting is not recognized loses its seeds.
+AGENT_SOUNDS = Pattern(phrases=("客服", "话务员", "欢迎致电", "供电服务热线", "很高兴为您服务", "请问有什么",
+                                "感谢您的来电", "请您稍等"), pinyin=True)
 SEED_MIN_S = 0.8
 
 
@@ -73,8 +78,9 @@ def piece_features(t: Tracks, sr: int, seg: Segment) -> np.ndarray | None:
 
 
 def cue_vote(text: str) -> int:
-    """+ for agent phrasing, - for caller phrasing."""
-    return len(AGENT_CUES.findall(text)) - len(CUSTOMER_CUES.findall(text))
+    """+ for agent phrasing (also when only its sound was heard), - for caller phrasing."""
+    sounds = sum(h.how == "pinyin" for h in AGENT_SOUNDS.hits(text))
+    return len(AGENT_CUES.findall(text)) + sounds - len(CUSTOMER_CUES.findall(text))
 
 
 def _viterbi(p_agent: np.ndarray, pieces: list[Segment]) -> np.ndarray:

@@ -58,7 +58,7 @@ class TranscribeOptions:
 
 
 # Bump when post-processing changes, so cached transcripts are redone.
-TRANSCRIPT_VERSION = 13
+TRANSCRIPT_VERSION = 14  # 14: mono attribution hears garbled agent set phrases (diarize.AGENT_SOUNDS)
 
 
 class Engine(Protocol):

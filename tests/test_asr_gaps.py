@@ -200,3 +200,13 @@ def test_review_only_thresholds_come_from_the_workspace_config(tmp_path):
     cfg.write_text("[scoring.confidence]\nmin_attrib = 0.8\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="min_attrib"):
         load_config(cfg)
+
+
+def test_a_garbled_greeting_still_seeds_the_agent_side():
+    """Mono attribution seeds the agent from set phrases; ASR garbles the greeting most, so its sound counts too."""
+    from audit.diarize import cue_vote
+
+    for heard in ("我是359号克服", "您切通的是国家电网公电服务热线", "华务员三八二为您服务", "欢迎这店国网"):
+        assert cue_vote(heard) > 0, heard
+    for caller in ("我要克服困难", "我想问一下电费", "你们那个师傅说明天来"):
+        assert cue_vote(caller) <= 0, caller
