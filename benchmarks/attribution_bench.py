@@ -6,8 +6,12 @@ Mono calls of DIR are transcribed as they are; with --downmix, stereo calls are 
 mixed to one channel (agent + customer) and attributed, which gives many more voices to
 measure on than the mono calls alone. Prints, per call, the share of transcribed
 characters given to the right speaker (word midpoints against the truth turns) and the
-attribution confidence, then the totals. Whisper's raw output is cached as in
-eval_detection.py, so a change to attribution is re-measured in seconds.
+attribution confidence, then the totals, and the agent's CER through the mono path, with
+the attributed speakers and with the true speaker of every piece (what ASR alone costs).
+On --downmix this is the mono path on the stereo calls themselves: set it against their
+per-channel agent CER (eval_detection.py) to see what mixing costs on the same calls.
+Whisper's raw output is cached as in eval_detection.py, so a change to attribution is
+re-measured in seconds.
 """
 
 from __future__ import annotations
@@ -26,10 +30,12 @@ sys.path.insert(0, str(REPO))
 from audit.audio import decode  # noqa: E402
 from audit.config import TranscribeSettings  # noqa: E402
 from audit.diarize import attribute_speakers  # noqa: E402
+from audit.metrics import RoleErrors  # noqa: E402
+from audit.transcript import Transcript  # noqa: E402
 from audit.model import cache_dir  # noqa: E402
 from audit.pipeline import transcribe_options  # noqa: E402
 from audit.refill import refill  # noqa: E402
-from audit.transcribe import clean_segments, load_engine  # noqa: E402
+from audit.transcribe import clean_segments, correct_segments, load_engine  # noqa: E402
 from benchmarks.eval_detection import RawCache, parse_ids  # noqa: E402
 
 
@@ -45,6 +51,7 @@ def measure(folder: Path, ids: set[str] | None, downmix: bool, cache: Path, log=
     opts = transcribe_options(TranscribeSettings(), 0)
     engine = None
     rows, right, total = [], 0, 0
+    cer = {layout: (RoleErrors(), RoleErrors()) for layout in ("mono", "stereo")}  # (attributed, true speakers)
     for c in truth:
         if ids is not None and c["id"] not in ids:
             continue
@@ -69,10 +76,30 @@ def measure(folder: Path, ids: set[str] | None, downmix: bool, cache: Path, log=
                 n += k
                 ok += k * (want == s.speaker)
         right, total = right + ok, total + n
+        for errs, pieces in zip(cer[c["layout"]], (out, true_speakers(out, c["timeline"]))):
+            errs.add(c["timeline"], Transcript(tuple(correct_segments(pieces, opts)), audio.duration, "mono", "", ""))
         rows.append({"id": c["id"], "layout": c["layout"], "accuracy": ok / max(n, 1), "confidence": conf, "seconds": took})
         log(f"{c['id']} {c['layout']:6s} accuracy {ok / max(n, 1):.3f} confidence {conf} ({took:.1f} s)")
     return {"calls": rows, "accuracy": right / max(total, 1),
-            "below_0_9": sum(r["accuracy"] < 0.9 for r in rows)}
+            "below_0_9": sum(r["accuracy"] < 0.9 for r in rows),
+            "agent_cer": {layout: {"attributed": round(a.rate("agent"), 4), "true_speakers": round(t.rate("agent"), 4)}
+                          for layout, (a, t) in cer.items() if a.counts["agent"][1]}}
+
+
+def true_speakers(pieces, timeline):
+    """The pieces with the speaker the truth gives most of their characters (the best attribution could do)."""
+    from dataclasses import replace
+
+    out = []
+    for p in pieces:
+        votes = {"agent": 0, "customer": 0}
+        for w in p.words or ():
+            if (who := truth_speaker(timeline, (w.start + w.end) / 2)) is not None:
+                votes[who] += max(1, len(w.text.strip()))
+        if not p.words and (who := truth_speaker(timeline, (p.start + p.end) / 2)) is not None:
+            votes[who] += 1
+        out.append(replace(p, speaker=max(votes, key=votes.get)))
+    return out
 
 
 def main() -> None:
@@ -89,6 +116,9 @@ def main() -> None:
         return
     print(f"calls {len(res['calls'])}   character-weighted accuracy {res['accuracy']:.3f}   "
           f"calls below 0.9: {res['below_0_9']}")
+    for layout, r in res["agent_cer"].items():
+        what = "mono calls" if layout == "mono" else "stereo calls mixed to mono"
+        print(f"agent CER through the mono path, {what}: {r['attributed']:.1%} (true speakers {r['true_speakers']:.1%})")
 
 
 if __name__ == "__main__":
