@@ -348,6 +348,7 @@ def _scored_call_records(config: Config, ids: list[str], stored, flags) -> list[
     from audit.masking import mask_numbers
     from audit.rules import DIMENSIONS, load_pack
     from audit.scores import reviewed_scores
+    from audit.store import plain
 
     mask = mask_numbers if config.mask_pii else (lambda text: text)
     stored = stored.set_index("call_id", drop=False)
@@ -364,22 +365,15 @@ def _scored_call_records(config: Config, ids: list[str], stored, flags) -> list[
             "call_id": cid, "topic": stored.at[cid, "topic"], "total": float(after.at[cid, "total"]),
             "machine_total": float(stored.at[cid, "total"]), "reviewed_total": float(reviewed.at[cid, "total"]),
             "dimensions": {d: float(after.at[cid, d]) for d in DIMENSIONS},
-            "form": after.at[cid, "form"], "form_total": _plain(after.at[cid, "form_total"]),
+            "form": after.at[cid, "form"], "form_total": plain(after.at[cid, "form_total"]),
             "vetoed": bool(after.at[cid, "vetoed"]), "veto_reason": after.at[cid, "veto_reason"],
-            "flags": [{**{k: _plain(f[k]) for k in keys}, "evidence": mask(f["evidence"] or ""),
+            "flags": [{**{k: plain(f[k]) for k in keys}, "evidence": mask(f["evidence"] or ""),
                        "review_only": bool(f["review_only"]), "hits": int(f["hits"]),
                        "decision": f["decision"] if isinstance(f["decision"], str) else None,
                        "state": f["state"] if isinstance(f["state"], str) else "pending"}
                       for f in mine.to_dict(orient="records")],
         })
     return out
-
-
-def _plain(value):
-    """numpy scalars and NaN from a DataFrame as JSON-able Python values."""
-    if value is None or (isinstance(value, float) and value != value):
-        return None
-    return value.item() if hasattr(value, "item") else value
 
 
 def _default_week(config: Config) -> str:
@@ -506,7 +500,7 @@ def review_queue_cmd(config_path: Path | None, day, week: str | None, limit: int
     """
     from audit.reports.scorecard import parse_week
     from audit.reviews import review_queue
-    from audit.store import Store
+    from audit.store import Store, plain
 
     config = _load(config_path)
     if day:
@@ -521,7 +515,7 @@ def review_queue_cmd(config_path: Path | None, day, week: str | None, limit: int
         queue = queue.head(limit)
     if as_json:
         echo_json({"from": first, "to": last, "waiting": total,
-                   "flags": [{k: _plain(v) for k, v in r.items()} for r in queue.to_dict(orient="records")]})
+                   "flags": [{k: plain(v) for k, v in r.items()} for r in queue.to_dict(orient="records")]})
         return
     for r in queue.itertuples(index=False):
         at = "" if r.start != r.start else f"{r.start:6.1f}s"
@@ -629,13 +623,13 @@ def serve(config_path: Path | None, host: str, port: int, token: str | None) -> 
     from urllib.parse import quote
 
     from audit.web import serve as serve_app
-    from audit.web.app import is_loopback
+    from audit.web.app import check_binding
 
     config = _load(config_path)
-    if not is_loopback(host) and not token:
-        raise click.UsageError(
-            f"--host {host} lets other machines reach the recordings and decisions: "
-            "give --token TOKEN (or set CALLAUDIT_TOKEN); every request must then carry it")
+    try:
+        check_binding(host, token)
+    except AuditError as exc:
+        raise click.UsageError(str(exc)) from exc  # a usage mistake: exit 2, before anything starts
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
 
     def announce(bound: int) -> None:

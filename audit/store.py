@@ -160,6 +160,12 @@ MIGRATIONS: list[str] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+def plain(value):
+    """A value read from a DataFrame as plain Python: numpy scalars unwrapped, NaN/None -> None (JSON, templates)."""
+    value = value.item() if hasattr(value, "item") else value
+    return None if value is None or (isinstance(value, float) and value != value) else value
+
+
 def now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S")
 

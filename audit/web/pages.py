@@ -17,7 +17,7 @@ from audit.review_states import APPEALABLE, DECIDABLE, DECISIONS, RESOLUTIONS, S
 from audit.reviews import review_queue
 from audit.rules import DIMENSIONS, RulePack
 from audit.scores import reviewed_scores
-from audit.store import Store
+from audit.store import Store, plain
 
 # What a person may do with a flag in each state (audit/review_states.py decides; this picks the buttons).
 ACTION_LABELS = {"confirm": "确认", "dismiss": "驳回", "case": "典型案例", "appeal": "申诉",
@@ -44,12 +44,6 @@ def masker(mask: bool) -> Callable[[str], str]:
 
 def _name(pack: RulePack | None, category: str) -> str:
     return pack.category_name(category) if pack else category
-
-
-def _plain(v):
-    """NaN/None -> None; numpy scalars -> Python (templates and JSON)."""
-    v = v.item() if hasattr(v, "item") else v
-    return None if v is None or (isinstance(v, float) and v != v) else v
 
 
 # ---------------------------------------------------------------- queue
@@ -100,7 +94,7 @@ def queue_page(store: Store, pack: RulePack | None, filters: QueueFilters, mask:
         if value:
             q = q[q[col].astype(str) == value]
     m = masker(mask)
-    rows = [{k: _plain(v) for k, v in r.items()} | {"evidence": m(r["evidence"] or ""), "category_name": _name(pack, r["category"])}
+    rows = [{k: plain(v) for k, v in r.items()} | {"evidence": m(r["evidence"] or ""), "category_name": _name(pack, r["category"])}
             for r in q.head(QUEUE_LIMIT).to_dict(orient="records")]
     agents = everything[["agent_id", "agent_name"]].drop_duplicates().sort_values("agent_id") if len(everything) else everything
     return QueuePage(first, last, filters, rows, len(q),
@@ -145,7 +139,7 @@ def call_page(store: Store, pack: RulePack | None, weights: dict[str, float], ca
     flags_df = store.flags_with_reviews([call_id])
     flags = []
     for f in flags_df.to_dict(orient="records"):
-        f = {k: _plain(v) for k, v in f.items()}
+        f = {k: plain(v) for k, v in f.items()}
         state = f["state"] or "pending"
         turn = _turn_at(turns, f["start"], f["speaker"])
         if turn is not None:
@@ -164,11 +158,11 @@ def call_page(store: Store, pack: RulePack | None, weights: dict[str, float], ca
         measures_raw = json.loads(scored.iloc[0]["measures"] or "{}")
         final = reviewed_scores(scored, flags_df, pack, weights)
         reviewed = reviewed_scores(scored, flags_df, pack, weights, final=False)
-        score = {"machine": _plain(scored.iloc[0]["total"]), "reviewed": _plain(reviewed.iloc[0]["total"]),
-                 "final": _plain(final.iloc[0]["total"]), "topic": scored.iloc[0]["topic"],
-                 "dimensions": [(d, _plain(final.iloc[0][d])) for d in DIMENSIONS],
-                 "form": _plain(final.iloc[0]["form"]), "form_total": _plain(final.iloc[0]["form_total"]),
-                 "veto_reason": _plain(final.iloc[0]["veto_reason"])}
+        score = {"machine": plain(scored.iloc[0]["total"]), "reviewed": plain(reviewed.iloc[0]["total"]),
+                 "final": plain(final.iloc[0]["total"]), "topic": scored.iloc[0]["topic"],
+                 "dimensions": [(d, plain(final.iloc[0][d])) for d in DIMENSIONS],
+                 "form": plain(final.iloc[0]["form"]), "form_total": plain(final.iloc[0]["form_total"]),
+                 "veto_reason": plain(final.iloc[0]["veto_reason"])}
     duration = float(measures_raw.get("duration") or body.get("duration") or call.get("duration") or 0.0)
     rows = _stack(flags, max(duration, 1.0))
     return CallPage(call, turns, flags, score, _measure_rows(measures_raw, body),
@@ -252,10 +246,10 @@ def agent_page(store: Store, pack: RulePack | None, weights: dict[str, float], a
     week = week or default_week(store)
     sc = build_scorecard(store, week, pack, weights)
     mine = sc.agents[sc.agents["agent_id"].astype(str) == agent_id] if len(sc.agents) else sc.agents
-    row = {k: _plain(v) for k, v in mine.iloc[0].items()} if len(mine) else None
+    row = {k: plain(v) for k, v in mine.iloc[0].items()} if len(mine) else None
     calls = sc.calls[sc.calls["agent_id"].astype(str) == agent_id] if len(sc.calls) else sc.calls
     trend_row = sc.agent_trend.loc[agent_id] if agent_id in sc.agent_trend.index else None
-    values = [_plain(trend_row[w]) if trend_row is not None else None for w in sc.agent_trend.columns]
+    values = [plain(trend_row[w]) if trend_row is not None else None for w in sc.agent_trend.columns]
     known = [v for v in values if v is not None]
     lo, hi = (min(known) - 1, max(known) + 1) if known else (0, 100)
     trend = [(w, v, None if v is None else round(90 - 80 * (v - lo) / (hi - lo), 1))
@@ -264,12 +258,12 @@ def agent_page(store: Store, pack: RulePack | None, weights: dict[str, float], a
     flags = sc.flags[sc.flags["call_id"].isin(calls["call_id"])] if len(sc.flags) else sc.flags
     flag_rows = []
     for f in flags.to_dict(orient="records"):
-        f = {k: _plain(v) for k, v in f.items()}
+        f = {k: plain(v) for k, v in f.items()}
         state = f["state"] or "pending"
         flag_rows.append(f | {"state": state, "state_label": STATE_LABELS.get(state, state), "evidence": m(f["evidence"] or ""),
                               "category_name": _name(pack, f["category"])})
     name = (row or {}).get("agent_name") or (str(calls["agent_name"].iloc[0]) if len(calls) else "")
-    call_rows = [{k: _plain(v) for k, v in c.items()} | {"caller": m(c.get("caller") or "")}
+    call_rows = [{k: plain(v) for k, v in c.items()} | {"caller": m(c.get("caller") or "")}
                  for c in calls.sort_values(["day", "start"]).to_dict(orient="records")]
     return AgentPage(agent_id, name, week, row, sc.team_mean, trend, call_rows, flag_rows)
 
@@ -335,7 +329,7 @@ def clip_library(store: Store, pack: RulePack | None, filters: ClipFilters, padd
         evidence = m(f["evidence"] or "")
         if filters.text and filters.text not in evidence and not any(filters.text in s["text"] for s in excerpt):
             continue
-        clips.append({k: _plain(v) for k, v in f.items()} | {
+        clips.append({k: plain(v) for k, v in f.items()} | {
             "evidence": evidence, "clip_start": round(a, 2), "clip_end": round(b, 2), "excerpt": excerpt,
             "state_label": STATE_LABELS.get(f["state"], f["state"]),
             "category_name": _name(pack, f["category"])})
