@@ -49,6 +49,13 @@ def is_loopback(host: str) -> bool:
     return host in LOOPBACK_HOSTS
 
 
+def check_binding(host: str, token: str | None) -> None:
+    """Refuse to listen beyond this machine without a token (AuditError saying why)."""
+    if not is_loopback(host) and not token:
+        raise AuditError(f"--host {host} lets other machines reach the recordings and decisions: "
+                         "give --token TOKEN (or set CALLAUDIT_TOKEN); every request must then carry it")
+
+
 @dataclass
 class Site:
     config: Config
@@ -290,8 +297,7 @@ def serve(config: Config, host: str, port: int, token: str | None, threads: int 
     `announce(port)` is called once the port is bound (port 0 = any free one)."""
     from waitress.server import create_server
 
-    if not is_loopback(host) and not token:
-        raise AuditError(f"--host {host} lets other machines in: give --token (or CALLAUDIT_TOKEN) so every request must carry it")
+    check_binding(host, token)
     app = create_app(config, token)
     prune_audio_cache(app.extensions["callaudit"].audio_cache)
     try:
