@@ -15,6 +15,7 @@ import tempfile
 import threading
 import wave
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -37,10 +38,10 @@ def playable_audio(recording_root: Path, audio_path: str, cache_dir: Path) -> Pl
     src = resolve_inside_root(recording_root, audio_path)
     if not src.is_file():
         raise AudioError(f"{audio_path}: file not found under {recording_root}")
-    codec = _codec(src)
+    st = src.stat()
+    codec = _codec(str(src), st.st_size, st.st_mtime_ns)
     if codec in PLAYABLE:
         return Playable(src, PLAYABLE[codec])
-    st = src.stat()
     key = hashlib.sha256(f"{src}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:32]
     out = cache_dir / f"{key}.wav"
     with _lock(out):  # the browser asks for several ranges at once: decode once, the others wait
@@ -60,16 +61,18 @@ def _lock(path: Path) -> threading.Lock:
         return _locks.setdefault(path, threading.Lock())
 
 
-def _codec(path: Path) -> str:
+@lru_cache(maxsize=1024)
+def _codec(path: str, size: int, mtime_ns: int) -> str:
+    """The file's audio codec; cached per file state (a browser sends several range requests per play)."""
     import av
 
     try:
         with av.open(str(path), metadata_errors="ignore") as container:
             if not container.streams.audio:
-                raise AudioError(f"{path.name}: no audio stream")
+                raise AudioError(f"{Path(path).name}: no audio stream")
             return container.streams.audio[0].codec_context.name
     except av.error.FFmpegError as exc:
-        raise AudioError(f"{path.name}: cannot read ({exc})") from exc
+        raise AudioError(f"{Path(path).name}: cannot read ({exc})") from exc
 
 
 def _write_wav(src: Path, out: Path) -> None:
