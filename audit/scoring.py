@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass
 
-from audit.acoustic import Measures
-from audit.confidence import ConfidenceOptions
-from audit.episodes import DEFAULT_GAP, episodes
-from audit.flags import CallView, Flag, applicable_rules, apply_rules, classify_topic
-from audit.rules import RulePack
-from audit.scores import dimension_scores, weighted_total
-from audit.transcript import AGENT, CUSTOMER, Transcript
+from audit.detect.acoustic import Measures
+from audit.detect.confidence import ConfidenceOptions
+from audit.detect.episodes import DEFAULT_GAP, episodes
+from audit.detect.flags import CallView, Flag, applicable_rules, apply_rules, classify_topic
+from audit.detect.rules import RulePack
+from audit.detect.scores import dimension_scores, weighted_total
+from audit.asr.transcript import AGENT, CUSTOMER, Transcript
 
 log = logging.getLogger("audit")
 

@@ -4,7 +4,7 @@ Engines sit behind one small interface and are loaded only when asked for:
 `faster-whisper` (default; CTranslate2, int8 on CPU) and `openai-whisper` (PyTorch,
 from a checkpoint converted from the same weights by `callaudit model convert`).
 Stereo recordings are transcribed per channel (the channel says who speaks); mono
-recordings once, then attributed to agent/customer by `audit.diarize`.
+recordings once, then attributed to agent/customer by `audit.asr.diarize`.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ from typing import Protocol
 
 import numpy as np
 
-from audit.audio import SAMPLE_RATE, Audio, decode
+from audit.asr.audio import SAMPLE_RATE, Audio, decode
 from audit.errors import AuditError
-from audit.transcript import AGENT, CUSTOMER, Segment, Transcript, Word, split_on_pauses  # noqa: F401 (re-exported)
+from audit.asr.transcript import AGENT, CUSTOMER, Segment, Transcript, Word, split_on_pauses  # noqa: F401 (re-exported)
+from audit.text.chinese import to_simplified  # noqa: F401 (re-exported: audit.transcribe.to_simplified)
 
 log = logging.getLogger("audit")
 
@@ -44,9 +45,9 @@ class TranscribeOptions:
     word_timestamps: bool = True
     split_gap: float = 0.5  # split a Whisper segment where its words pause this long (s)
     lexicon: str = ""  # extra vocabulary file for homophone correction ("" = built-in only)
-    homophones: bool = True  # rewrite same-sounding stretches to hotline vocabulary (audit/lexicon.py)
+    homophones: bool = True  # rewrite same-sounding stretches to hotline vocabulary (audit/asr/lexicon.py)
     batch_size: int = 0  # faster-whisper: >1 decodes VAD chunks in batches (faster, but dropped speech on dev07)
-    refill: bool = True  # decode again, alone, speech that the first pass skipped (audit/refill.py)
+    refill: bool = True  # decode again, alone, speech that the first pass skipped (audit/asr/refill.py)
     site_terms: tuple[str, ...] = ()  # the site's own names ([site]), ahead of the built-in vocabulary
 
     def cache_key(self, audio_sha256: str) -> str:
@@ -71,18 +72,6 @@ class Engine(Protocol):
 
 
 # ---------------------------------------------------------------- text guards
-
-_t2s = None
-
-
-def to_simplified(text: str) -> str:
-    global _t2s
-    if _t2s is None:
-        import opencc
-
-        _t2s = opencc.OpenCC("t2s")
-    return _t2s.convert(text)
-
 
 # Full-width digits and Latin letters (０-９, Ａ-Ｚ) as ASCII, so number masking, rules and
 # error rates see one form; Chinese punctuation stays.
@@ -141,12 +130,12 @@ def clean_segments(raw: list[Segment], options: TranscribeOptions) -> list[Segme
 
 def correct_segments(segments: list[Segment], options: TranscribeOptions) -> list[Segment]:
     """Homophones rewritten to the hotline vocabulary, and the lexicon's `@agent` set phrases
-    on the agent's segments (audit/lexicon.py). The last text step:
+    on the agent's segments (audit/asr/lexicon.py). The last text step:
     anything that rebuilds a segment's text from its words (mono attribution) comes before it.
     Words keep what Whisper wrote, with their timing."""
     if not options.homophones:
         return list(segments)
-    from audit.lexicon import correct_agent_forms, correct_homophones, load_agent_forms, load_lexicon
+    from audit.asr.lexicon import correct_agent_forms, correct_homophones, load_agent_forms, load_lexicon
 
     lexicon, forms = load_lexicon(options.lexicon, tuple(options.site_terms)), load_agent_forms(options.lexicon)
     out = []
@@ -160,7 +149,7 @@ def correct_segments(segments: list[Segment], options: TranscribeOptions) -> lis
 
 
 def _threads(options: TranscribeOptions) -> int:
-    from audit.threads import count
+    from audit.asr.threads import count
 
     return count(options.threads)
 
@@ -236,7 +225,7 @@ class OpenAIWhisperEngine:
             import whisper
         except ImportError as exc:
             raise AuditError("engine openai-whisper needs: pip install 'callaudit[openai]' (install torch==2.13.0 first)") from exc
-        from audit.convert import checkpoint_path
+        from audit.asr.convert import checkpoint_path
 
         pt = checkpoint_path(options.model)
         if not pt.exists():
@@ -297,7 +286,7 @@ def load_engine(options: TranscribeOptions) -> Engine:
 def _refilled(engine: Engine, channel: np.ndarray, segs: list[Segment], options: TranscribeOptions) -> list[Segment]:
     if not options.refill:
         return segs
-    from audit.refill import refill
+    from audit.asr.refill import refill
 
     return refill(engine, channel, segs, lambda raw: clean_segments(raw, options))
 
@@ -316,7 +305,7 @@ def transcribe_audio(audio: Audio, options: TranscribeOptions, engine: Engine | 
         segs.sort(key=lambda s: (s.start, s.end))
         layout, confidence = "stereo", None
     else:
-        from audit.diarize import attribute_speakers
+        from audit.asr.diarize import attribute_speakers
 
         # Sequential decoding: batched chunks carry no inner timestamps, and the turn
         # changes in a mono mix are found from those.

@@ -27,14 +27,14 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from audit.audio import decode  # noqa: E402
-from audit.config import TranscribeSettings  # noqa: E402
-from audit.diarize import attribute_speakers  # noqa: E402
-from audit.metrics import RoleErrors  # noqa: E402
-from audit.transcript import Transcript  # noqa: E402
-from audit.model import cache_dir  # noqa: E402
-from audit.pipeline import transcribe_options  # noqa: E402
-from audit.refill import refill  # noqa: E402
+from audit.asr.audio import decode  # noqa: E402
+from audit.workspace.config import TranscribeSettings  # noqa: E402
+from audit.asr.diarize import attribute_speakers  # noqa: E402
+from audit.asr.metrics import RoleErrors  # noqa: E402
+from audit.asr.transcript import Transcript  # noqa: E402
+from audit.asr.model import cache_dir  # noqa: E402
+from audit.run.pipeline import transcribe_options  # noqa: E402
+from audit.asr.refill import refill  # noqa: E402
 from audit.transcribe import clean_segments, correct_segments, load_engine  # noqa: E402
 from benchmarks.eval_detection import RawCache, parse_ids  # noqa: E402
 

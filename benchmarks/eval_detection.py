@@ -23,15 +23,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from audit.acoustic import measure_call  # noqa: E402
-from audit.metrics import RoleErrors  # noqa: E402
-from audit.audio import decode  # noqa: E402
-from audit.config import TranscribeSettings  # noqa: E402
-from audit.model import cache_dir  # noqa: E402
-from audit.pipeline import transcribe_options  # noqa: E402
-from audit.rules import load_pack  # noqa: E402
+from audit.detect.acoustic import measure_call  # noqa: E402
+from audit.asr.metrics import RoleErrors  # noqa: E402
+from audit.asr.audio import decode  # noqa: E402
+from audit.workspace.config import TranscribeSettings  # noqa: E402
+from audit.asr.model import cache_dir  # noqa: E402
+from audit.run.pipeline import transcribe_options  # noqa: E402
+from audit.detect.rules import load_pack  # noqa: E402
 from audit.scoring import score_call  # noqa: E402
-from audit.store import Store  # noqa: E402
+from audit.workspace.store import Store  # noqa: E402
 from audit.transcribe import Transcript, load_engine, transcribe_audio  # noqa: E402
 
 

@@ -41,7 +41,7 @@ def transcription(n_calls: int):
 
     folder = DEV if DEV.exists() else REPO / "demo"
     calls = json.loads((folder / "truth.json").read_text(encoding="utf-8"))[:n_calls]
-    from audit.convert import checkpoint_path, convert
+    from audit.asr.convert import checkpoint_path, convert
 
     model = transcribe_bench._options(2).model
     if not checkpoint_path(model).exists():
@@ -58,9 +58,9 @@ def transcription(n_calls: int):
 
 
 def scoring(n_calls: int):
-    from audit.acoustic import measure_call
-    from audit.audio import decode
-    from audit.rules import load_pack
+    from audit.detect.acoustic import measure_call
+    from audit.asr.audio import decode
+    from audit.detect.rules import load_pack
     from audit.scoring import score_call
     from audit.transcribe import AGENT, CUSTOMER, Segment, Transcript
 
@@ -70,7 +70,7 @@ def scoring(n_calls: int):
     t0 = time.perf_counter()
     audios = [decode(folder / c["file"]) for c in calls]
     decode_s = time.perf_counter() - t0
-    from audit.similarity import encode
+    from audit.detect.similarity import encode
 
     encode(["加载句向量模型"])  # once per process, as in a worker: not a per-call cost
     measure_s = rules_s = 0.0
@@ -110,8 +110,8 @@ def _peak_rss_mb(cmd: list[str], cwd: Path) -> float:
 
 def nightly_memory():
     with tempfile.TemporaryDirectory() as tmp:
-        base = _peak_rss_mb([sys.executable, "-c", "from audit.config import TranscribeSettings;"
-                             "from audit.pipeline import transcribe_options;from audit.transcribe import load_engine;"
+        base = _peak_rss_mb([sys.executable, "-c", "from audit.workspace.config import TranscribeSettings;"
+                             "from audit.run.pipeline import transcribe_options;from audit.transcribe import load_engine;"
                              "load_engine(transcribe_options(TranscribeSettings(), 2))"], REPO)
         ws = Path(tmp) / "demo"
         shutil.copytree(REPO / "demo", ws, ignore=shutil.ignore_patterns("callaudit.db*", "*.lock"))

@@ -30,8 +30,8 @@ DEV = REPO.parent / "shared" / "corpus" / "dev"
 
 
 def _options(threads: int, **over):
-    from audit.config import TranscribeSettings
-    from audit.pipeline import transcribe_options
+    from audit.workspace.config import TranscribeSettings
+    from audit.run.pipeline import transcribe_options
 
     return replace(transcribe_options(TranscribeSettings(), threads), **over)
 
@@ -39,8 +39,8 @@ def _options(threads: int, **over):
 def _run(args) -> dict:
     """One configuration over some calls, in a fresh process."""
     folder, calls, threads, over, mix = args
-    from audit.audio import decode
-    from audit.metrics import RoleErrors
+    from audit.asr.audio import decode
+    from audit.asr.metrics import RoleErrors
     from audit.transcribe import load_engine, transcribe_audio
 
     opts = _options(threads, **over)
@@ -71,9 +71,9 @@ def _in_process(args) -> dict:
 
 def _pool_throughput(folder: Path, calls: list[dict]) -> dict:
     """The nightly layout on 2 cores: 2 worker processes x 1 thread, calls in parallel."""
-    from audit.audio import probe_duration
-    from audit.executor import run_jobs
-    from audit.stages import _init_transcriber, _transcribe_job
+    from audit.asr.audio import probe_duration
+    from audit.run.executor import run_jobs
+    from audit.run.stages import _init_transcriber, _transcribe_job
 
     opts = _options(1)
     jobs = [("k" + c["id"], str(folder / c["file"])) for c in calls]
@@ -102,7 +102,7 @@ def main() -> None:
     rows[f"faster-whisper, {len(stereo)} stereo calls per channel"] = sub = _in_process((f, stereo, 2, {}, False))
     rows[f"faster-whisper, {len(stereo)} stereo calls as mono mix"] = _in_process((f, stereo, 2, {}, True))
     if not a.skip_openai:
-        from audit.convert import checkpoint_path, convert
+        from audit.asr.convert import checkpoint_path, convert
 
         if not checkpoint_path(_options(2).model).exists():
             convert(_options(2).model)

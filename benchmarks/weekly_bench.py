@@ -21,9 +21,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from audit.config import load_config, write_template  # noqa: E402
-from audit.rules import DIMENSIONS, load_pack  # noqa: E402
-from audit.store import Store  # noqa: E402
+from audit.workspace.config import load_config, write_template  # noqa: E402
+from audit.detect.rules import DIMENSIONS, load_pack  # noqa: E402
+from audit.workspace.store import Store  # noqa: E402
 
 
 def populate(store: Store, agents: int, per_day: int, monday: date, days: int = 14, seed: int = 0) -> int:

@@ -68,7 +68,8 @@ def spaced(texts, every: float, first: float = 2.0, length: float = 4.0, probabi
 @contextmanager
 def scripted_whisper(lines, **options):
     """Transcription gives these lines (ScriptedWhisper) for every call while the block runs."""
-    from audit import pipeline, transcribe
+    from audit import transcribe
+    from audit.run import pipeline
     from audit.transcribe import TranscribeOptions
 
     with pytest.MonkeyPatch.context() as mp:

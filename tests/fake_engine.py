@@ -8,7 +8,8 @@ so a test can kill the process mid-transcription and count what was transcribed.
 import os
 import time
 
-from audit import pipeline, transcribe
+from audit import transcribe
+from audit.run import pipeline
 from audit.transcribe import Segment, TranscribeOptions, Word
 
 TEXT = "您好国家电网客服，工号1023，我要投诉，请问还有其他可以帮您的吗"

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from audit.acoustic import gaps, interruptions, pitch_stats, relative_levels, speech_activity, speech_rates
-from audit.audio import decode
+from audit.detect.acoustic import gaps, interruptions, pitch_stats, relative_levels, speech_activity, speech_rates
+from audit.asr.audio import decode
 from audit.transcribe import AGENT, CUSTOMER, Segment
 from tests.conftest import DEMO
 
@@ -93,7 +93,7 @@ def test_a_caller_shouting_in_long_turns_still_stands_out_from_their_short_calm_
 
 
 def test_speech_rate_counts_amounts_as_they_are_said():
-    from audit.syllables import syllables
+    from audit.text.syllables import syllables
 
     assert syllables("一月二百八十六度") == syllables("1月286度") == 8
     assert syllables("工号2865") == 6  # IDs and numbers of four digits or more: one syllable a digit
@@ -107,7 +107,7 @@ def test_measures_survive_the_store_unchanged():
     """The score stage reads measures back from JSON: they must be the very same measures."""
     import json
 
-    from audit.acoustic import Measures, measure_call
+    from audit.detect.acoustic import Measures, measure_call
     from audit.transcribe import Transcript
 
     audio = decode(DEMO / "recordings" / "dev01.mp3")

@@ -9,15 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audit.audio import decode
-from audit.config import ConfigError, load_config
-from audit.diarize import attribute_speakers
-from audit.lexicon import correct_homophones, load_lexicon
-from audit.refill import holes, refill, thin
-from audit.store import MIGRATIONS, SCHEMA_VERSION, Store
-from audit.transcript import AGENT, CUSTOMER, Segment, Word
-from audit.vad import speech_spans
-from audit.scores import counted_flags, reviewed_scores
+from audit.asr.audio import decode
+from audit.workspace.config import ConfigError, load_config
+from audit.asr.diarize import attribute_speakers
+from audit.asr.lexicon import correct_homophones, load_lexicon
+from audit.asr.refill import holes, refill, thin
+from audit.workspace.store import MIGRATIONS, SCHEMA_VERSION, Store
+from audit.asr.transcript import AGENT, CUSTOMER, Segment, Word
+from audit.asr.vad import speech_spans
+from audit.detect.scores import counted_flags, reviewed_scores
 from tests.conftest import DEMO
 
 SR = 16000
@@ -169,7 +169,7 @@ def test_an_older_store_gains_confidence_and_review_only_columns(tmp_path):
 
 
 def test_review_decisions_on_counted_and_review_only_flags():
-    from audit.rules import DEFAULT_RULES_DIR, load_pack
+    from audit.detect.rules import DEFAULT_RULES_DIR, load_pack
 
     pack = load_pack(DEFAULT_RULES_DIR)
     calls = pd.DataFrame({"call_id": ["a", "b"], "dimensions": [json.dumps({"应答规范": 95.0}), json.dumps({"应答规范": 100.0})],
@@ -186,8 +186,8 @@ def test_review_decisions_on_counted_and_review_only_flags():
 
 
 def test_review_only_thresholds_come_from_the_workspace_config(tmp_path):
-    from audit.confidence import ConfidenceOptions
-    from audit.rules import DEFAULT_RULES_DIR, load_pack
+    from audit.detect.confidence import ConfidenceOptions
+    from audit.detect.rules import DEFAULT_RULES_DIR, load_pack
     from audit.scoring import scored_with
 
     cfg = tmp_path / "audit.toml"
@@ -204,7 +204,7 @@ def test_review_only_thresholds_come_from_the_workspace_config(tmp_path):
 
 def test_a_garbled_greeting_still_seeds_the_agent_side():
     """Mono attribution seeds the agent from set phrases; ASR garbles the greeting most, so its sound counts too."""
-    from audit.diarize import cue_vote
+    from audit.asr.diarize import cue_vote
 
     for heard in ("我是359号克服", "您切通的是国家电网公电服务热线", "华务员三八二为您服务", "欢迎这店国网"):
         assert cue_vote(heard) > 0, heard

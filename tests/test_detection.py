@@ -7,15 +7,15 @@ behaviour that failed on calls worded and voiced differently from the tuning set
 import numpy as np
 import pytest
 
-from audit.acoustic import interruptions, measures_from_segments
-from audit.confidence import ConfidenceOptions, asr_confidence
-from audit.flags import CallView, apply_rules
-from audit.rules import DEFAULT_RULES_DIR, RulePack, load_pack
-from audit.ruletest import example_view
-from audit.scope import cue_scope, sentence_scope
-from audit.similarity import encode, units
-from audit.soundalike import best_match
-from audit.transcript import AGENT, CUSTOMER, Segment, Word
+from audit.detect.acoustic import interruptions, measures_from_segments
+from audit.detect.confidence import ConfidenceOptions, asr_confidence
+from audit.detect.flags import CallView, apply_rules
+from audit.detect.rules import DEFAULT_RULES_DIR, RulePack, load_pack
+from audit.detect.ruletest import example_view
+from audit.detect.scope import cue_scope, sentence_scope
+from audit.detect.similarity import encode, units
+from audit.text.soundalike import best_match
+from audit.asr.transcript import AGENT, CUSTOMER, Segment, Word
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +119,7 @@ def test_ordinary_service_talk_is_not_a_brushoff(pack, said):
 def test_similarity_does_not_depend_on_what_else_is_encoded():
     a = encode(["这事不归我们管"])[0]
     encode(["完全无关的一句话", "再来一句别的"])
-    from audit import similarity
+    from audit.detect import similarity
 
     similarity._cache.clear()
     b = encode(["别的句子在前面", "这事不归我们管"])[1]
@@ -194,7 +194,7 @@ def test_speaker_dependent_flags_on_an_unsure_mono_call_are_review_only(pack):
 
 
 def test_review_only_flags_cost_no_points(pack):
-    from audit.scores import dimension_scores
+    from audit.detect.scores import dimension_scores
 
     segs = (Segment(AGENT, 0.0, 4.0, "喂，你说。"),)
     m = measures_from_segments(list(segs), layout="mono")
@@ -219,7 +219,7 @@ def test_a_settled_matter_later_does_not_cancel_a_threat_now(pack):
 
 
 def test_which_flag_stands_for_one_second_does_not_depend_on_order(pack):
-    from audit.flags import Flag, apply_rules as _apply  # noqa: F401
+    from audit.detect.flags import Flag, apply_rules as _apply  # noqa: F401
 
     segs = (Segment(AGENT, 10.1, 12.0, "这不归我们管。"), Segment(AGENT, 10.4, 12.5, "你这个问题不是我们这儿的活儿"))
     m = measures_from_segments(list(segs))
@@ -252,7 +252,7 @@ def test_mono_call_too_short_to_attribute_gets_review_only_speaker_flags(pack):
 ])
 def test_patterns_that_would_match_everywhere_or_nothing_are_refused(bad, message):
     from audit.errors import RuleError
-    from audit.textmatch import compile_pattern
+    from audit.text.textmatch import compile_pattern
 
     with pytest.raises(RuleError, match=message):
         compile_pattern(bad, "t.yaml: rule r.pattern", {})
@@ -263,7 +263,7 @@ def test_confirmed_review_only_flags_cost_no_more_than_the_rule_cap(pack):
 
     import pandas as pd
 
-    from audit.scores import reviewed_scores
+    from audit.detect.scores import reviewed_scores
 
     calls = pd.DataFrame({"call_id": ["a"], "dimensions": [_json.dumps({"应答规范": 100.0})], "measures": ["{}"]})
     flags = pd.DataFrame({"flag_key": ["1", "2", "3"], "call_id": ["a"] * 3, "category": ["script.closing"] * 3,

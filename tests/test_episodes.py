@@ -4,10 +4,11 @@ import random
 import pytest
 from click.testing import CliRunner
 
-from audit import pipeline, transcribe
+from audit import transcribe
+from audit.run import pipeline
 from audit.cli import cli
-from audit.episodes import episodes
-from audit.flags import Flag
+from audit.detect.episodes import episodes
+from audit.detect.flags import Flag
 from audit.transcribe import Segment, TranscribeOptions, Word
 
 

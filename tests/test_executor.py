@@ -1,7 +1,7 @@
 import pytest
 
 from audit.errors import AuditError
-from audit.executor import plan_workers, run_jobs
+from audit.run.executor import plan_workers, run_jobs
 from tests.fake_engine import die_on
 
 

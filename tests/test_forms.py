@@ -8,11 +8,11 @@ import pytest
 from click.testing import CliRunner
 
 from audit.cli import cli
-from audit.config import load_config
+from audit.workspace.config import load_config
 from audit.errors import RuleError
-from audit.forms import FormItem, ScoreForm, VetoItem, form_for, parse_forms, score_form
+from audit.detect.forms import FormItem, ScoreForm, VetoItem, form_for, parse_forms, score_form
 from audit.reports.daily import daily_summary
-from audit.store import Store
+from audit.workspace.store import Store
 from tests.test_one_score import DAY, WEEK, ws  # noqa: F401 (fixture: a demo night with scripted brush-offs)
 
 FORM = ScoreForm("t", "", (), (FormItem("开场白", 10, ("g",)), FormItem("等待用语", 10, ("h",), "when_rule")),
@@ -33,7 +33,7 @@ def test_a_veto_item_scores_the_call_zero_with_its_reason():
 
 
 def test_forms_are_checked_and_chosen_by_team(tmp_path):
-    from audit.rules import load_pack
+    from audit.detect.rules import load_pack
 
     rule = ("rules:\n  - {id: g, category: script.greeting, dimension: 应答规范, severity: minor, points: 5,\n"
             "     description: d, type: match, speaker: agent, pattern: [你好]}\n")

@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 
 from audit.errors import IndexError_
-from audit.index import detect_encoding, read_index
+from audit.workspace.index import detect_encoding, read_index
 
 HEADER = "流水号,坐席工号,坐席姓名,班组,开始时间,通话时长,录音文件\n"
 

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from audit.cli import cli
-from audit.masking import mask_numbers, mask_texts
+from audit.text.masking import mask_numbers, mask_texts
 from tests.conftest import scripted_whisper
 
 _TO_ARABIC = str.maketrans("零〇一二两三四五六七八九幺", "0012234567891")
@@ -168,9 +168,9 @@ def test_numbers_masked_in_workbook_clips_and_daily_summary(night):
 
 
 def test_mask_pii_false_leaves_the_daily_summary_readable(night):
-    from audit.config import load_config
+    from audit.workspace.config import load_config
     from audit.reports.daily import daily_summary
-    from audit.store import Store
+    from audit.workspace.store import Store
 
     ws, _ = night
     config = dataclasses.replace(load_config(ws / "audit.toml"), mask_pii=False, output=ws / "unmasked")

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from audit import model
+from audit.asr import model
 from audit.errors import ModelError
 
 

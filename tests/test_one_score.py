@@ -10,9 +10,9 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from audit.cli import cli
-from audit.config import load_config
+from audit.workspace.config import load_config
 from audit.reports.daily import daily_summary
-from audit.store import Store
+from audit.workspace.store import Store
 from tests.conftest import scripted_night, spaced
 
 DAY, WEEK, MONTH = "2026-11-19", "2026-W47", "2026-11"

@@ -1,4 +1,4 @@
-from audit.progress import StageProgress
+from audit.run.progress import StageProgress
 
 
 class Clock:
@@ -28,7 +28,7 @@ def test_rate_and_eta_count_worked_calls_not_cached_ones():
 
 
 def test_progress_line_from_the_cli_shows_a_real_rate(monkeypatch, capsys):
-    import audit.progress as progress
+    import audit.run.progress as progress
     from audit.cli import progress_bars
 
     clock = Clock()

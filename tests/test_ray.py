@@ -51,16 +51,16 @@ def test_ray_scoring_matches_local(demo_ws, fake_engine):  # noqa: F811
 
 
 def test_ray_transcription_matches_local(demo_ws):
-    from audit.config import TranscribeSettings
-    from audit.executor import run_jobs
-    from audit.pipeline import transcribe_options
-    from audit.stages import _init_transcriber
+    from audit.workspace.config import TranscribeSettings
+    from audit.run.executor import run_jobs
+    from audit.run.pipeline import transcribe_options
+    from audit.run.stages import _init_transcriber
 
     def job(j):  # nested, so Ray ships it by value; says where it ran and with how many BLAS/OpenMP threads
         import os
 
-        from audit.stages import _transcribe_job
-        from audit.threads import native_threads
+        from audit.run.stages import _transcribe_job
+        from audit.asr.threads import native_threads
 
         return os.getpid(), native_threads(), _transcribe_job(j)
 

@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 
 from audit.cli import cli
 from audit.reports.xlsx import safe_text
-from audit.masking import mask_numbers
+from audit.text.masking import mask_numbers
 from tests.conftest import scripted_whisper
 
 PHONE = "13812345678"

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from audit.cli import cli
-from audit.review_states import ReviewError, next_state
+from audit.workspace.review_states import ReviewError, next_state
 from tests.test_one_score import DAY, WEEK, ws  # noqa: F401 (fixture: a demo night with scripted brush-offs)
 
 

@@ -3,12 +3,12 @@ import textwrap
 import pytest
 from click.testing import CliRunner
 
-from audit.acoustic import measures_from_segments
+from audit.detect.acoustic import measures_from_segments
 from audit.cli import cli
 from audit.errors import RuleError
-from audit.flags import CallView, apply_rules, classify_topic
-from audit.rules import DEFAULT_RULES_DIR, load_pack
-from audit.textmatch import compile_pattern
+from audit.detect.flags import CallView, apply_rules, classify_topic
+from audit.detect.rules import DEFAULT_RULES_DIR, load_pack
+from audit.text.textmatch import compile_pattern
 from audit.transcribe import AGENT, CUSTOMER, Segment
 
 BASE = """
@@ -229,7 +229,7 @@ def test_topic_classification():
 
 
 def test_category_display_names_come_from_the_rule_files(tmp_path):
-    from audit.rules import load_pack
+    from audit.detect.rules import load_pack
 
     (tmp_path / "a.yaml").write_text(
         "pack: a\ncategories:\n  script.greeting: 开头语\nrules:\n"
@@ -266,8 +266,8 @@ rules:
 
 
 def test_anchor_relative_rule_examples_pass_and_no_anchor_means_not_applicable(tmp_path):
-    from audit.flags import CallView, applicable_rules, apply_rules
-    from audit.rules import load_pack
+    from audit.detect.flags import CallView, applicable_rules, apply_rules
+    from audit.detect.rules import load_pack
 
     (tmp_path / "t.yaml").write_text(ANCHORED, encoding="utf-8")
     res = CliRunner().invoke(cli, ["rules", "test", str(tmp_path)])
@@ -284,7 +284,7 @@ def test_anchor_relative_rule_examples_pass_and_no_anchor_means_not_applicable(t
 
 
 def test_anchor_fields_are_checked(tmp_path):
-    from audit.rules import load_pack
+    from audit.detect.rules import load_pack
 
     (tmp_path / "t.yaml").write_text(ANCHORED.replace("within_turns: 1", "within_turns: 0"), encoding="utf-8")
     with pytest.raises(RuleError, match="after.within_turns: must be a whole number >= 1"):

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from audit import threads as native
-from audit.executor import run_jobs
+from audit.asr import threads as native
+from audit.run.executor import run_jobs
 from tests.conftest import REPO
 from tests.test_transcribe import _ws_with_calls
 

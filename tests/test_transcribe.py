@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from audit import pipeline, transcribe
-from audit.audio import decode
+from audit import transcribe
+from audit.run import pipeline
+from audit.asr.audio import decode
 from audit.cli import cli
 from audit.errors import AudioError
 from audit.transcribe import (
@@ -163,7 +164,7 @@ def _truth(call_id):
 
 
 def _real_options():
-    from audit.config import TranscribeSettings
+    from audit.workspace.config import TranscribeSettings
 
     return pipeline.transcribe_options(TranscribeSettings(), 2)
 
@@ -228,11 +229,11 @@ def test_score_json_contract_and_rerun_replaces_flags(demo_ws, fake_engine):
 
 @pytest.mark.slow
 def test_openai_whisper_on_converted_weights_matches_faster_whisper(tmp_path, monkeypatch):
-    from audit.convert import convert
-    from audit.metrics import cer
+    from audit.asr.convert import convert
+    from audit.asr.metrics import cer
 
     opts = _real_options()
-    monkeypatch.setattr("audit.convert.checkpoint_path", lambda model_dir: tmp_path / "base.pt")
+    monkeypatch.setattr("audit.asr.convert.checkpoint_path", lambda model_dir: tmp_path / "base.pt")
     assert convert(opts.model) == tmp_path / "base.pt"
     a = decode(DEMO / "recordings" / "dev01.mp3")
     short = replace(a, channels=a.channels[:, : 16000 * 25])
@@ -246,13 +247,13 @@ def test_openai_whisper_on_converted_weights_matches_faster_whisper(tmp_path, mo
 def test_openai_engine_without_checkpoint_says_what_to_run(tmp_path, monkeypatch):
     from audit.errors import AuditError
 
-    monkeypatch.setattr("audit.convert.checkpoint_path", lambda model_dir: tmp_path / "missing.pt")
+    monkeypatch.setattr("audit.asr.convert.checkpoint_path", lambda model_dir: tmp_path / "missing.pt")
     with pytest.raises(AuditError, match="callaudit model convert"):
         transcribe.OpenAIWhisperEngine(TranscribeOptions(engine="openai-whisper", model=str(tmp_path)))
 
 
 def test_cer_normalizes_numbers_and_script():
-    from audit.metrics import cer
+    from audit.asr.metrics import cer
 
     assert cer("工号幺零二三，國家電網", "工号1023国家电网") <= 0.1
     assert cer("您好", "你好") == 0.5
@@ -269,7 +270,7 @@ def test_transcript_facts_silences_and_speech_time():
 
 
 def test_homophones_rewritten_to_hotline_vocabulary(tmp_path):
-    from audit.lexicon import correct_homophones, load_lexicon
+    from audit.asr.lexicon import correct_homophones, load_lexicon
 
     lex = load_lexicon()
     assert correct_homophones("公号1023，详细地质是哪里，提供一下呼号", lex) == "工号1023，详细地址是哪里，提供一下户号"
@@ -283,7 +284,7 @@ def test_homophones_rewritten_to_hotline_vocabulary(tmp_path):
 
 
 def test_a_term_as_written_is_never_rewritten_to_its_homophone_twin(tmp_path):
-    from audit.lexicon import correct_homophones, load_lexicon
+    from audit.asr.lexicon import correct_homophones, load_lexicon
 
     extra = tmp_path / "t.txt"
     extra.write_text("缴费\n", encoding="utf-8")  # 交费 is built in: same pinyin
@@ -293,7 +294,7 @@ def test_a_term_as_written_is_never_rewritten_to_its_homophone_twin(tmp_path):
 
 
 def test_a_stretch_starting_inside_a_word_is_not_rewritten():
-    from audit.lexicon import correct_homophones, load_lexicon
+    from audit.asr.lexicon import correct_homophones, load_lexicon
 
     lex = load_lexicon()
     # 务也 sounds like 物业 and 份是 like 分时, but 服务 and 月份 are words of their own.
@@ -303,7 +304,7 @@ def test_a_stretch_starting_inside_a_word_is_not_rewritten():
 
 
 def test_sound_alike_terms_the_first_listed_wins_and_site_terms_come_first(tmp_path):
-    from audit.lexicon import correct_homophones, load_lexicon
+    from audit.asr.lexicon import correct_homophones, load_lexicon
 
     assert correct_homophones("我帮您合适一下", load_lexicon()) == "我帮您合适一下"  # a word as written stays
     assert correct_homophones("我帮您和是一下", load_lexicon()) == "我帮您核实一下"  # 核实 is listed before 合适

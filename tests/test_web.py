@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from audit.cli import cli
-from audit.config import load_config
+from audit.workspace.config import load_config
 from audit.web import create_app
 from tests.conftest import copy_demo, scripted_night, spaced
 
@@ -338,7 +338,7 @@ def test_two_reviewers_deciding_at_once_lose_nothing(web_ws):
 
 
 def test_buttons_offered_are_exactly_what_the_review_flow_allows():
-    from audit.review_states import STATES, ReviewError, next_state
+    from audit.workspace.review_states import STATES, ReviewError, next_state
     from audit.web.pages import ACTION_LABELS, actions_for
 
     for state in STATES:

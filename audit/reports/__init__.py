@@ -7,4 +7,9 @@
     clips.py       audio cut around each flag, with a masked transcript sidecar
     daily.py       the night's summary (markdown), written by `callaudit nightly`
     monthly.py     the month's roll-up (`callaudit monthly`)
+    reviews.py     what waits for a reviewer (the queue), and decisions brought back from the workbook
+
+May import: the workspace (config, store, review flow), `audit.detect` (rules, scores),
+`audit.asr` (audio for clips), `audit.text` (masking), `audit.errors`. Never the runner,
+the CLI or the web page.
 """

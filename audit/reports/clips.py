@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from audit.errors import AudioError
-from audit.masking import MASK_VERSION, mask_numbers, mask_texts
+from audit.text.masking import MASK_VERSION, mask_numbers, mask_texts
 
 log = logging.getLogger("audit")
 
@@ -42,7 +42,7 @@ def _pydub():
 
 def load_segment(path: Path):
     """Decode with PyAV (no ffprobe needed) into a pydub AudioSegment for cutting and export."""
-    from audit.audio import decode
+    from audit.asr.audio import decode
 
     AudioSegment = _pydub()
     audio = decode(path)
@@ -67,7 +67,7 @@ def cut_clips(
 
     Clips go to out_dir/<agent>/. An existing clip is kept (reruns are cheap and never half-write:
     each file is written to a temp name and renamed)."""
-    from audit.audio import resolve_inside_root
+    from audit.asr.audio import resolve_inside_root
 
     made: dict[str, Path] = {}
     problems: list[str] = []

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from audit.config import Config
-from audit.masking import mask_numbers
+from audit.workspace.config import Config
+from audit.text.masking import mask_numbers
 from audit.reports.scorecard import REPORT_CATEGORIES, build_scorecard, week_of
-from audit.rules import load_pack
-from audit.scores import counted_flags
-from audit.store import Store
+from audit.detect.rules import load_pack
+from audit.detect.scores import counted_flags
+from audit.workspace.store import Store
 
 
 def daily_summary(config: Config, store: Store, day: str) -> dict:

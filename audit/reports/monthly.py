@@ -6,12 +6,12 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-from audit.config import Config
+from audit.workspace.config import Config
 from audit.errors import AuditError
 from audit.reports.scorecard import REPORT_CATEGORIES
-from audit.rules import load_pack
-from audit.scores import counted_flags, reviewed_scores
-from audit.store import Store
+from audit.detect.rules import load_pack
+from audit.detect.scores import counted_flags, reviewed_scores
+from audit.workspace.store import Store
 
 
 def monthly_summary(config: Config, month: str) -> dict:

@@ -13,9 +13,9 @@ from datetime import date, timedelta
 import pandas as pd
 
 from audit.errors import AuditError
-from audit.rules import DIMENSIONS, RulePack
-from audit.scores import counted_flags, reviewed_scores
-from audit.store import Store
+from audit.detect.rules import DIMENSIONS, RulePack
+from audit.detect.scores import counted_flags, reviewed_scores
+from audit.workspace.store import Store
 
 REPORT_CATEGORIES = ("risk.report", "risk.escalation")
 KB_CATEGORIES = ("answer.hedging", "script.hold", "acoustic.silence")
@@ -60,7 +60,7 @@ class Scorecard:
 
 
 def _with_scores(calls: pd.DataFrame, flags: pd.DataFrame, pack: RulePack | None, weights: dict[str, float]) -> pd.DataFrame:
-    """The calls with their dimension scores and total after review (audit.scores: one place)."""
+    """The calls with their dimension scores and total after review (audit.detect.scores: one place)."""
     return pd.concat([calls.drop(columns=["dimensions", "total"]), reviewed_scores(calls, flags, pack, weights)], axis=1)
 
 

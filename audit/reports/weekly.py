@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from audit.config import Config
+from audit.workspace.config import Config
 from audit.errors import AuditError
 from audit.reports.clips import ClipOptions, cut_clips
 from audit.reports.scorecard import build_scorecard, week_of
 from audit.reports.workbook import write_scorecard
-from audit.rules import load_pack
-from audit.store import RunLock, Store
+from audit.detect.rules import load_pack
+from audit.workspace.store import RunLock, Store
 
 log = logging.getLogger("audit")
 

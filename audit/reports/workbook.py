@@ -20,11 +20,11 @@ from openpyxl.styles import PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from audit.masking import mask_numbers
+from audit.text.masking import mask_numbers
 from audit.reports.scorecard import FOLLOWUPS, KB_CATEGORIES, REPORT_CATEGORIES, SURGE_RULE, Scorecard
 from audit.reports.xlsx import Book, Sheet
-from audit.rules import DIMENSIONS
-from audit.scores import counted_flags
+from audit.detect.rules import DIMENSIONS
+from audit.detect.scores import counted_flags
 
 REVIEW_SHEET = "问题明细"
 REVIEW_COLUMNS = ("复核", "跟进", "备注", "flag_key")

@@ -22,12 +22,12 @@ from urllib.parse import quote, unquote, urlencode
 from flask import Flask, abort, flash, g, redirect, render_template, request, send_file, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from audit.config import Config
+from audit.workspace.config import Config
 from audit.errors import AuditError, AudioError
-from audit.masking import mask_numbers
-from audit.review_states import ReviewConflict, ReviewError
-from audit.rules import RulePack, load_pack
-from audit.store import Store
+from audit.text.masking import mask_numbers
+from audit.workspace.review_states import ReviewConflict, ReviewError
+from audit.detect.rules import RulePack, load_pack
+from audit.workspace.store import Store
 from audit.web.media import playable_audio
 from audit.web.pages import (
     ACTION_LABELS, STATE_LABELS, ClipFilters, QueueFilters, agent_page, call_page, clip_library, queue_page,

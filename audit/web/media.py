@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from audit.audio import decode, resolve_inside_root
+from audit.asr.audio import decode, resolve_inside_root
 from audit.errors import AudioError
 
 # codec name (PyAV) -> content type, for what Chromium, Firefox and Safari all play as is

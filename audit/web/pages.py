@@ -1,6 +1,6 @@
 """What each review page shows, read from the store: plain data, no HTML (the templates draw it).
 
-Scores come from audit.scores and the week's numbers from the weekly scorecard, so the page,
+Scores come from audit.detect.scores and the week's numbers from the weekly scorecard, so the page,
 the workbook and `score --json` agree; numbers are masked as in the workbook.
 """
 
@@ -11,15 +11,15 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Callable
 
-from audit.masking import mask_numbers, mask_texts
+from audit.text.masking import mask_numbers, mask_texts
 from audit.reports.scorecard import build_scorecard, parse_week, week_of
-from audit.review_states import APPEALABLE, DECIDABLE, DECISIONS, RESOLUTIONS, STATES, WAITING
-from audit.reviews import review_queue
-from audit.rules import DIMENSIONS, RulePack
-from audit.scores import reviewed_scores
-from audit.store import Store, plain
+from audit.workspace.review_states import APPEALABLE, DECIDABLE, DECISIONS, RESOLUTIONS, STATES, WAITING
+from audit.reports.reviews import review_queue
+from audit.detect.rules import DIMENSIONS, RulePack
+from audit.detect.scores import reviewed_scores
+from audit.workspace.store import Store, plain
 
-# What a person may do with a flag in each state (audit/review_states.py decides; this picks the buttons).
+# What a person may do with a flag in each state (audit/workspace/review_states.py decides; this picks the buttons).
 ACTION_LABELS = {"confirm": "确认", "dismiss": "驳回", "case": "典型案例", "appeal": "申诉",
                  "upheld": "维持", "overturned": "改判"}
 STATE_LABELS = {"pending": "待复核", "confirmed": "已确认", "dismissed": "已驳回", "case": "典型案例",

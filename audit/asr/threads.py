@@ -11,9 +11,9 @@ Every library that runs native threads is told its count explicitly:
   (scikit-learn): threadpoolctl, once the libraries are loaded. Without it they follow the
   environment: a Ray worker gets OMP_NUM_THREADS=1 from Ray when the driver exports none,
   while a local process then runs OpenBLAS on every core.
-- The sentence encoder (audit/similarity.py) runs one thread whatever this says.
+- The sentence encoder (audit/detect/similarity.py) runs one thread whatever this says.
 
-The executor sets the BLAS/OpenMP count wherever a job runs (audit/executor.py): in the
+The executor sets the BLAS/OpenMP count wherever a job runs (audit/run/executor.py): in the
 local pool's worker initializer, in each Ray worker, and around the in-process loop.
 
 Measured on 2 cores (AMD EPYC, CTranslate2 4.8.5 int8, the 7 demo calls): transcripts were

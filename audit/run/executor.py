@@ -5,7 +5,7 @@ in-process). `ray` sends the same jobs to a Ray cluster (or a local Ray started 
 Either way results come back to the caller's process, which alone writes the store:
 SQLite has one writer, and each result is committed as soon as it arrives.
 Wherever a job runs (pool worker, Ray worker, or in-process), its native thread pools are set
-to the caller's `threads` first (audit/threads.py), not to what the environment says.
+to the caller's `threads` first (audit/asr/threads.py), not to what the environment says.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from typing import Any, Callable, Iterable, Iterator
 
-from audit import threads as native
+from audit.asr import threads as native
 from audit.errors import AuditError
 
 log = logging.getLogger("audit")

@@ -7,7 +7,7 @@ import re
 
 from rapidfuzz.distance import Levenshtein
 
-from audit.transcribe import to_simplified
+from audit.text.chinese import to_simplified
 
 _DROP = re.compile(r"[^\w]|_", re.UNICODE)
 

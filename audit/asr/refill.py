@@ -13,9 +13,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from audit.transcript import Segment
-from audit.vad import speech_spans as vad_spans
-from audit.vad import uncovered
+from audit.asr.transcript import Segment
+from audit.asr.vad import speech_spans as vad_spans
+from audit.asr.vad import uncovered
 
 SR = 16000
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from audit.acoustic import measures_from_segments
+from audit.detect.acoustic import measures_from_segments
 from audit.errors import RuleError
-from audit.flags import CallView, apply_rules
-from audit.forms import score_form
-from audit.rules import Rule, RulePack
-from audit.transcript import AGENT, CUSTOMER, Segment
+from audit.detect.flags import CallView, apply_rules
+from audit.detect.forms import score_form
+from audit.detect.rules import Rule, RulePack
+from audit.asr.transcript import AGENT, CUSTOMER, Segment
 
 _TURN = re.compile(r"^(A|C)\s+([\d.]+)-([\d.]+)\s+(?:([+-][\d.]+)\s+)?(.+)$")
 

@@ -27,8 +27,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from audit.textmatch import Pattern
-from audit.transcript import AGENT, CUSTOMER, Segment, split_on_pauses
+from audit.text.textmatch import Pattern
+from audit.asr.transcript import AGENT, CUSTOMER, Segment, split_on_pauses
 
 MONO_SPLIT_GAP = 0.3
 HOP = 160  # 10 ms frames at 16 kHz

@@ -1,5 +1,5 @@
 """Reviewers' decisions brought back from an edited scorecard into the store, through the same
-review flow as `callaudit review decide` (audit/review_states.py)."""
+review flow as `callaudit review decide` (audit/workspace/review_states.py)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import pandas as pd
 
 from openpyxl import load_workbook
 
-from audit.config import Config
+from audit.workspace.config import Config
 from audit.errors import AuditError
 from audit.reports.scorecard import FOLLOWUPS, REPORT_CATEGORIES, REVIEW_DECISIONS
 from audit.reports.workbook import REVIEW_SHEET
-from audit.review_states import WAITING, ReviewError
-from audit.store import Store
+from audit.workspace.review_states import WAITING, ReviewError
+from audit.workspace.store import Store
 
 
 @dataclass

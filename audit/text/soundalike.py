@@ -1,7 +1,7 @@
 """Graded sound similarity: how close a stretch of transcript sounds to a phrase.
 
 Whisper at 8 kHz writes 工号 as 公告, 国网 as 过往, 九五五九八 as 九五五九巴. Exact
-pinyin matching (audit/textmatch.py) catches true homophones only; this module scores
+pinyin matching (audit/text/textmatch.py) catches true homophones only; this module scores
 near-homophones, tone-insensitive, with the confusions of telephone Mandarin
 (z/zh c/ch s/sh n/l f/h r/l, an/ang en/eng in/ing ian/iang uan/uang) costing less than
 other substitutions. A required phrase heard only approximately is not proof that it

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from audit.config import Config
+from audit.workspace.config import Config
 from audit.errors import AuditError
-from audit.store import Store
+from audit.workspace.store import Store
 
 log = logging.getLogger("audit")
 
@@ -68,7 +68,7 @@ def _ticker(progress, stage: str, total: int):
 
 
 def run_stage(stage: Stage, config: Config, store: Store, day: str, progress=None) -> StageResult:
-    from audit.executor import run_jobs
+    from audit.run.executor import run_jobs
 
     calls = store.sampled_calls(day)
     res = StageResult(stage.name, total=len(calls))
@@ -150,10 +150,10 @@ def transcribe_stage(config: Config, store: Store, day: str, force: bool = False
     Transcripts are cached by audio content + model + options: the same recording is
     never transcribed twice.
     """
-    from audit.audio import file_sha256, resolve_inside_root
+    from audit.asr.audio import file_sha256, resolve_inside_root
     from audit.errors import AudioError
-    from audit.executor import plan_workers
-    from audit.pipeline import transcribe_options
+    from audit.run.executor import plan_workers
+    from audit.run.pipeline import transcribe_options
 
     plan = plan_workers(config.transcribe.workers)
     options = transcribe_options(config.transcribe, plan.threads)
@@ -189,15 +189,15 @@ def transcribe_stage(config: Config, store: Store, day: str, force: bool = False
 
 def _batch_workers(config: Config) -> Callable[[int], int]:
     """Worker processes pay a few seconds of imports: a pool only for a real batch (measure, score)."""
-    from audit.executor import plan_workers
+    from audit.run.executor import plan_workers
 
     return lambda n_jobs: plan_workers(config.transcribe.workers).workers if n_jobs >= 8 else 1
 
 
 def _measure_job(job: tuple[str, str, dict]) -> dict:
     """(call id, audio path, transcript dict) -> acoustic measures (dict); runs in a worker."""
-    from audit.acoustic import measure_call
-    from audit.audio import decode
+    from audit.detect.acoustic import measure_call
+    from audit.asr.audio import decode
     from audit.transcribe import Transcript
 
     call_id, path, body = job
@@ -211,8 +211,8 @@ def measure_stage(config: Config, store: Store, day: str, force: bool = False, p
     """Measure the day's transcribed calls (voice activity, dead air, overlaps, loudness, pitch,
     speech rate): the only stage after transcription that reads the audio. Redone when the
     transcript or the measuring code (MEASURE_VERSION) changed; the call is then rescored."""
-    from audit.acoustic import MEASURE_VERSION
-    from audit.audio import resolve_inside_root
+    from audit.detect.acoustic import MEASURE_VERSION
+    from audit.asr.audio import resolve_inside_root
 
     def made_from(call_id: str) -> str | None:
         key = store.transcript_key(call_id)
@@ -253,7 +253,7 @@ def _init_scorer(pack, weights: dict[str, float], confidence, episode_gap: float
 def _score_job(job: tuple[str, dict, dict, str]) -> tuple:
     """(call id, transcript dict, measures dict, topic hint) -> score and measures; runs in a worker.
     Rules and measures only: no audio, so rescoring after a rule edit is quick."""
-    from audit.acoustic import Measures
+    from audit.detect.acoustic import Measures
     from audit.scoring import score_call
     from audit.transcribe import Transcript
 
@@ -268,7 +268,7 @@ def score_stage(config: Config, store: Store, day: str, progress=None, force: bo
     """Score the day's measured calls; a call is rescored when the rule pack (or how flags are
     weighed) or its measures changed. Each call's flags are replaced as a whole with its score;
     reviews live in their own table keyed by flag_key, so they survive rescoring."""
-    from audit.rules import load_pack
+    from audit.detect.rules import load_pack
     from audit.scoring import scored_with
 
     rule_errors: list[str] = []

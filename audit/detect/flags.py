@@ -5,14 +5,14 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass, replace
 
-from audit.acoustic import Measures
-from audit.anchors import anchored, find_anchor, stretch_bounds
-from audit.confidence import ConfidenceOptions, asr_confidence, margin_confidence
-from audit.heard import doubts, heard_as, unheard_speech, window_bounds
-from audit.rules import Rule, RulePack
-from audit.scope import cue_scope, sentence_scope
-from audit.transcript import AGENT, CUSTOMER, Segment
-from audit.textmatch import Hit, Pattern, normalized_offsets
+from audit.detect.acoustic import Measures
+from audit.detect.anchors import anchored, find_anchor, stretch_bounds
+from audit.detect.confidence import ConfidenceOptions, asr_confidence, margin_confidence
+from audit.detect.heard import doubts, heard_as, unheard_speech, window_bounds
+from audit.detect.rules import Rule, RulePack
+from audit.detect.scope import cue_scope, sentence_scope
+from audit.asr.transcript import AGENT, CUSTOMER, Segment
+from audit.text.textmatch import Hit, Pattern, normalized_offsets
 
 
 @dataclass(frozen=True)
@@ -27,8 +27,8 @@ class Flag:
     end: float | None
     evidence: str
     confidence: float = 1.0  # how sure: ASR quality, match quality, margin over a threshold (0-1)
-    review_only: bool = False  # listed for a reviewer, no points deducted (see audit/confidence.py)
-    hits: int = 1  # an episode: this many close hits of the rule (audit/episodes.py)
+    review_only: bool = False  # listed for a reviewer, no points deducted (see audit/detect/confidence.py)
+    hits: int = 1  # an episode: this many close hits of the rule (audit/detect/episodes.py)
 
     @property
     def key(self) -> str:

@@ -1,6 +1,6 @@
 """Before the per-call stages: the call index, the day's sample, and the transcription options.
 
-The night runs index -> sample (here) -> transcribe -> score (audit/stages.py, one runner).
+The night runs index -> sample (here) -> transcribe -> score (audit/run/stages.py, one runner).
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from audit.config import Config, TranscribeSettings
-from audit.index import CallIndex, read_index, scan_folder
+from audit.workspace.config import Config, TranscribeSettings
+from audit.workspace.index import CallIndex, read_index, scan_folder
 from audit.sampling import band_counts, sample
-from audit.store import Store
+from audit.workspace.store import Store
 
 if TYPE_CHECKING:
     from audit.transcribe import TranscribeOptions
@@ -97,7 +97,7 @@ def store_sample(store: Store, result: SampleResult) -> None:
 
 
 def transcribe_options(t: TranscribeSettings, threads: int = 0) -> "TranscribeOptions":
-    from audit.model import resolve_model
+    from audit.asr.model import resolve_model
     from audit.transcribe import TranscribeOptions
 
     model = resolve_model(t.model)

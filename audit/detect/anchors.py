@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from audit.errors import RuleError
-from audit.textmatch import Pattern
-from audit.transcript import Segment
+from audit.text.textmatch import Pattern
+from audit.asr.transcript import Segment
 
 RELATIONS = ("after", "before")
 

@@ -12,10 +12,10 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from audit.audio import Audio
-from audit.syllables import syllables
-from audit.transcript import AGENT, CUSTOMER, Segment, Transcript
-from audit.vad import merge
+from audit.asr.audio import Audio
+from audit.text.syllables import syllables
+from audit.asr.transcript import AGENT, CUSTOMER, Segment, Transcript
+from audit.asr.vad import merge
 
 Span = tuple[float, float]
 
@@ -42,7 +42,7 @@ class SegmentLevel:
 class RateStretch:
     start: float
     end: float
-    cps: float  # syllables per second (audit/syllables.py)
+    cps: float  # syllables per second (audit/text/syllables.py)
     text: str
 
 
@@ -85,7 +85,7 @@ MEASURE_VERSION = 1
 
 def speech_activity(samples: np.ndarray, sr: int = 16000, min_silence_ms: int = 300) -> list[Span]:
     """Speech intervals (s) by Silero VAD, in windows (audio/vad.py)."""
-    from audit.vad import speech_spans
+    from audit.asr.vad import speech_spans
 
     return speech_spans(samples, sr, min_silence_ms=min_silence_ms)
 

@@ -3,18 +3,18 @@
 An absence flag ("the greeting has no 工号") reads a transcript, and a transcript can lack
 what was said: Whisper writes 工号 as 宫后, clips the head off the first word of a turn
 (引号 for 您好, 等了 for 让您久等了), or writes nothing at all for a stretch of speech.
-These helpers find such traces; rules then make the flag review-only (audit/flags.py).
+These helpers find such traces; rules then make the flag review-only (audit/detect/flags.py).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from audit.confidence import ConfidenceOptions, asr_confidence
-from audit.soundalike import SoundHit, best_of
-from audit.textmatch import Pattern, normalize
-from audit.transcript import Segment
-from audit.vad import uncovered
+from audit.detect.confidence import ConfidenceOptions, asr_confidence
+from audit.text.soundalike import SoundHit, best_of
+from audit.text.textmatch import Pattern, normalize
+from audit.asr.transcript import Segment
+from audit.asr.vad import uncovered
 
 ONSET_CHARS = 3  # the first characters of a window: where a clipped onset garbles a word most
 

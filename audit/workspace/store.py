@@ -121,11 +121,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE flags ADD COLUMN confidence REAL NOT NULL DEFAULT 1.0;
     ALTER TABLE flags ADD COLUMN review_only INTEGER NOT NULL DEFAULT 0;
     """,
-    # 4: a flag is an episode of close hits of one rule (audit/episodes.py)
+    # 4: a flag is an episode of close hits of one rule (audit/detect/episodes.py)
     """
     ALTER TABLE flags ADD COLUMN hits INTEGER NOT NULL DEFAULT 1;
     """,
-    # 5: review and appeal states with their history (audit/review_states.py)
+    # 5: review and appeal states with their history (audit/workspace/review_states.py)
     """
     ALTER TABLE reviews ADD COLUMN state TEXT NOT NULL DEFAULT 'pending';
     UPDATE reviews SET state = CASE decision WHEN 'confirm' THEN 'confirmed' WHEN 'dismiss' THEN 'dismissed'
@@ -493,7 +493,7 @@ class Store:
 
         seen_state: the state the person saw when deciding; if someone else moved the flag since,
         nothing is written (ReviewConflict names who and what), so no decision silently replaces another."""
-        from audit.review_states import DECISIONS, ReviewConflict, ReviewError, next_state
+        from audit.workspace.review_states import DECISIONS, ReviewConflict, ReviewError, next_state
 
         if not by or not by.strip():
             raise ReviewError(f"flag {flag_key}: say who decides (--by)")

@@ -6,10 +6,10 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date
 
-from audit.config import Config
-from audit.pipeline import SampleResult, sample_day, store_sample, yesterday
-from audit.stages import StageResult, measure_stage, score_stage, transcribe_stage
-from audit.store import RunLock, Store
+from audit.workspace.config import Config
+from audit.run.pipeline import SampleResult, sample_day, store_sample, yesterday
+from audit.run.stages import StageResult, measure_stage, score_stage, transcribe_stage
+from audit.workspace.store import RunLock, Store
 
 log = logging.getLogger("audit")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from audit.flags import Flag
+from audit.detect.flags import Flag
 
 DEFAULT_GAP = 10.0
 

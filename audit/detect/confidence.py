@@ -1,11 +1,11 @@
 """How sure a flag is, and when a flag goes to a reviewer instead of costing points.
 
 The transcript-side evidence (was a required phrase perhaps said, though not written?) is in
-audit/heard.py.
+audit/detect/heard.py.
 
 A flag that says something is missing ("greeting incomplete") is only as good as the
 transcript it read: where ASR heard the window poorly, or heard a required element only
-approximately (audit/soundalike.py), the element may well have been said. Such flags,
+approximately (audit/text/soundalike.py), the element may well have been said. Such flags,
 and speaker-dependent flags on a mono call whose speakers could not be told apart
 reliably, are review-only: listed for a reviewer, no points deducted.
 """
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from audit.transcript import Segment
+from audit.asr.transcript import Segment
 
 
 @dataclass(frozen=True)

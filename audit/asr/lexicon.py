@@ -8,7 +8,7 @@ any term stays, and a stretch may not begin inside a word of the text (jieba), s
 everyday words that sound like a term survive (服务也 is not 服物业).
 On the dev corpus: agent-channel CER 12.0% without correction, 9.1% with it (and the @agent forms).
 
-Terms of three or more syllables are also matched by graded sound (audit/soundalike.py):
+Terms of three or more syllables are also matched by graded sound (audit/text/soundalike.py):
 a stretch that sounds nearly like one (触电装 for 充电桩, 公电服务 for 供电服务), shares a
 character with it and is no word of its own is rewritten too. Two-syllable terms are
 exact-only: too many everyday words sit one sound away from them.
@@ -19,7 +19,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from audit.textmatch import syllables, word_spans
+from audit.text.textmatch import syllables, word_spans
 
 DEFAULT_LEXICON = Path(__file__).with_name("lexicon.txt")
 
@@ -74,7 +74,7 @@ GRADED_MIN_SCORE = 0.8  # three syllables: one near or half-different syllable; 
 
 def _graded(text: str, lexicon, starts: set[int], words: set[tuple[int, int]]) -> str:
     """Rewrite stretches that sound nearly like a long term (see module doc)."""
-    from audit.soundalike import best_match
+    from audit.text.soundalike import best_match
 
     terms = {t for t, _ in lexicon}
     protected = set()  # characters already inside a long term as written: never rewritten

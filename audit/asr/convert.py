@@ -131,7 +131,7 @@ def to_openai_state(v: dict[str, np.ndarray]) -> tuple[dict, dict]:
 
 def checkpoint_path(model_dir: str) -> Path:
     """Where the converted checkpoint of a CTranslate2 folder lives (user cache, keyed by the folder)."""
-    from audit.model import cache_dir
+    from audit.asr.model import cache_dir
 
     tag = hashlib.sha256(os.path.abspath(model_dir).encode()).hexdigest()[:10]
     return cache_dir() / "openai-whisper" / f"{Path(model_dir).name}-{tag}.pt"

@@ -9,8 +9,8 @@ Every rule carries its own examples; `callaudit rules test` checks them.
 
 Shared `concepts:` (brush-off, hedge, threat ...) hold phrases, regexes and example
 sentences that several rules reuse: `pattern: {concepts: [threat]}` takes the phrases,
-`similar: {concept: threat}` the sentences (audit/similarity.py). `scope:` lists what
-cancels a hit (negated, past, reported: audit/scope.py).
+`similar: {concept: threat}` the sentences (audit/detect/similarity.py). `scope:` lists what
+cancels a hit (negated, past, reported: audit/detect/scope.py).
 """
 
 from __future__ import annotations
@@ -23,16 +23,16 @@ from pathlib import Path
 
 import yaml
 
-from audit.anchors import RELATIONS, Anchor, parse_anchor
+from audit.detect.anchors import RELATIONS, Anchor, parse_anchor
 from audit.errors import RuleError
-from audit.forms import check_forms, parse_forms
-from audit.scope import SCOPES
-from audit.similarity import Similar
-from audit.textmatch import Pattern, compile_regexes
-from audit.textmatch import compile_pattern as _compile
+from audit.detect.forms import check_forms, parse_forms
+from audit.detect.scope import SCOPES
+from audit.detect.similarity import Similar
+from audit.text.textmatch import Pattern, compile_regexes
+from audit.text.textmatch import compile_pattern as _compile
 
 # The rule packs shipped with callaudit (the repository's top-level rules/ folder).
-DEFAULT_RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
+DEFAULT_RULES_DIR = Path(__file__).resolve().parents[2] / "rules"
 
 DIMENSIONS = ("应答规范", "信息收集", "答复准确", "语音清晰", "沟通技巧", "情绪控制", "服务隐患")
 SEVERITIES = ("minor", "major", "critical")
@@ -81,7 +81,7 @@ class Rule:
     topics: tuple[str, ...] = ()  # the rule applies only to calls of these topics
     similar: Similar | None = None  # match: sentences that mean what the rule looks for
     scope: tuple[str, ...] = ()  # a hit in one of these scopes does not count (negated, past, reported)
-    anchor: Anchor | None = None  # require: only in the stretch after (or before) a cue (audit/anchors.py)
+    anchor: Anchor | None = None  # require: only in the stretch after (or before) a cue (audit/detect/anchors.py)
     params: dict = field(default_factory=dict, hash=False, compare=False)
     examples: dict = field(default_factory=dict, hash=False, compare=False)
     source: str = ""
@@ -107,7 +107,7 @@ class RulePack:
     files: tuple[str, ...] = ()
     concepts: dict = field(default_factory=dict, hash=False, compare=False)
     category_names: dict = field(default_factory=dict, hash=False, compare=False)  # code -> what reports call it
-    forms: dict = field(default_factory=dict, hash=False, compare=False)  # name -> ScoreForm (audit/forms.py)
+    forms: dict = field(default_factory=dict, hash=False, compare=False)  # name -> ScoreForm (audit/detect/forms.py)
 
     def category_name(self, code: str) -> str:
         return self.category_names.get(code, code)
