@@ -473,16 +473,34 @@ def review() -> None:
     """
 
 
-def _transition(config_path: Path | None, flag: str, action: str, by: str, reason: str, as_json: bool) -> None:
+def _transition(config_path: Path | None, flag: str, action: str, by: str, reason: str, as_json: bool,
+                to_bank: bool = False) -> None:
     from audit.workspace.store import Store
 
-    with Store(_load(config_path).database) as store:
+    config = _load(config_path)
+    with Store(config.database) as store:
         state = store.transition(flag, action, by, reason)
         history = store.review_history(flag)
+    sent = None
+    if to_bank:  # after the decision landed: a bank that refuses the sentence leaves the decision standing
+        from audit.reports.to_bank import flag_to_bank
+
+        sent = flag_to_bank(config, flag, positive=action != "dismiss", by=by)
     if as_json:
-        echo_json({"flag_key": flag, "state": state, "history": history})
+        echo_json({"flag_key": flag, "state": state, "history": history}
+                  | ({"to_bank": sent.__dict__} if sent is not None else {}))
+        return
+    click.echo(f"{flag}: {state}")
+    if sent is not None:
+        _echo_bank(sent)
+
+
+def _echo_bank(sent) -> None:
+    what = "positive" if sent.positive else "negative"
+    if sent.added:
+        click.echo(f"sentence bank: 「{sent.text}」 added to {sent.concept} as a {what}; `callaudit rules train` learns it")
     else:
-        click.echo(f"{flag}: {state}")
+        click.echo(f"sentence bank: 「{sent.text}」 is already a {what} of {sent.concept}")
 
 
 @review.command("queue")
@@ -528,12 +546,37 @@ def review_queue_cmd(config_path: Path | None, day, week: str | None, limit: int
 @click.argument("decision", type=click.Choice(["confirm", "dismiss", "case"]))
 @click.option("--by", required=True, help="Who decides (recorded).")
 @click.option("--reason", default="", help="Why (recorded).")
+@click.option("--to-bank", is_flag=True,
+              help="Also send the flagged sentence to the sentence bank: dismissed = a hard negative, confirmed or case = a positive.")
 @config_option
 @json_option
 @_fail_cleanly
-def review_decide(flag: str, decision: str, by: str, reason: str, config_path: Path | None, as_json: bool) -> None:
-    """Confirm a flag, dismiss it (it stops counting), or mark it a typical case (典型案例)."""
-    _transition(config_path, flag, decision, by, reason or None, as_json)
+def review_decide(flag: str, decision: str, by: str, reason: str, to_bank: bool, config_path: Path | None, as_json: bool) -> None:
+    """Confirm a flag, dismiss it (it stops counting), or mark it a typical case (典型案例).
+
+    With --to-bank the sentence also teaches the rule's classifier (rules/bank/), marked as
+    coming from review with who and when; `rules try` shows what the retrain would change.
+    """
+    _transition(config_path, flag, decision, by, reason or None, as_json, to_bank)
+
+
+@review.command("missed")
+@click.argument("call_id")
+@click.option("--at", "at", type=float, required=True, help="Second of the call where it was said.")
+@click.option("--concept", required=True, help="What the machine missed: a concept of the sentence bank (escalation, brushoff ...).")
+@click.option("--by", required=True, help="Who marks it (recorded in the bank).")
+@config_option
+@json_option
+@_fail_cleanly
+def review_missed(call_id: str, at: float, concept: str, by: str, config_path: Path | None, as_json: bool) -> None:
+    """A moment the machine missed: what was said at --at seconds goes to the bank as a positive of --concept."""
+    from audit.reports.to_bank import moment_to_bank
+
+    sent = moment_to_bank(_load(config_path), call_id, at, concept, by)
+    if as_json:
+        echo_json(sent.__dict__)
+    else:
+        _echo_bank(sent)
 
 
 @review.command("appeal")
@@ -641,7 +684,7 @@ def serve(config_path: Path | None, host: str, port: int, token: str | None) -> 
 
 @cli.group()
 def rules() -> None:
-    """Rule packs: validate the YAML files and run each rule's own examples."""
+    """Rule packs: validate the YAML files, run each rule's own examples, train the sentence classifiers."""
 
 
 def _rules_dir(config_path: Path | None, folder: Path | None) -> Path:
@@ -672,6 +715,13 @@ def rules_check(folder: Path | None, config_path: Path | None) -> None:
     for form in pack.forms.values():
         click.echo(f"form {form.name}: {len(form.items)} items, {sum(i.points for i in form.items):g} points, "
                    f"{len(form.veto)} veto items, teams: {', '.join(form.teams) or 'every team without its own form'}")
+    if pack.bank:
+        from audit.detect.bank import load_bank
+
+        bank = load_bank(_rules_dir(config_path, folder) / "bank")
+        n = sum(len(c.sentences) for c in bank.concepts.values())
+        click.echo(f"sentence bank {bank.digest}: {len(bank.concepts)} concepts, {n} sentences, "
+                   f"{len(bank.ordinary)} ordinary, {len(bank.heard)} heard forms")
     unnamed = [c for c in cats if c not in pack.category_names]
     if unnamed:  # reports then show the code itself
         click.echo(f"note: no display name for {', '.join(unnamed)} (add `categories: {{code: 名称}}` to its file)")
@@ -714,6 +764,42 @@ def rules_try(folder: Path, first, last, config_path: Path | None, as_json: bool
     click.echo(f"{res.calls} calls tried, {len(res.added)} flags added, {len(res.removed)} removed, "
                f"{len(res.score_change)} scores change (mean {d['mean_score_change']:+.2f})"
                + (f"; {len(res.skipped)} calls not measured yet" if res.skipped else ""))
+
+
+@rules.command("train")
+@click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path))
+@config_option
+@json_option
+@_fail_cleanly
+def rules_train(folder: Path | None, config_path: Path | None, as_json: bool) -> None:
+    """Train the sentence classifiers from FOLDER/bank (default: [scoring] rules, else the shipped pack).
+
+    Deterministic: the same bank gives the same model and the same flags. The model is
+    versioned by the bank's digest, which goes into every score made with it, so the next
+    `nightly` or `score --force` rescores with it. A scoring run trains a changed bank
+    itself; this command does it now and says what it learned from.
+    """
+    import time
+
+    from audit.detect.bank import load_bank
+    from audit.detect.classifier import trained
+
+    bank = load_bank(_rules_dir(config_path, folder) / "bank")
+    t0 = time.perf_counter()
+    models = trained(bank, retrain=True)
+    seconds = round(time.perf_counter() - t0, 1)
+    rows = [{"concept": name, "positives": sum(s.positive for s in c.sentences),
+             "negatives": sum(not s.positive for s in c.sentences),
+             "from_review": sum(s.by.startswith("review:") for s in c.sentences),
+             "trained_on": models[name].trained_on} for name, c in bank.concepts.items()]
+    if as_json:
+        echo_json({"bank": bank.digest, "seconds": seconds, "ordinary": len(bank.ordinary), "heard": len(bank.heard), "concepts": rows})
+        return
+    for r in rows:
+        click.echo(f"{r['concept']:18s} {r['positives']:4d} positives {r['negatives']:4d} negatives"
+                   f" ({r['from_review']} from review), {r['trained_on']} training sentences")
+    click.echo(f"bank {bank.digest}: {len(rows)} classifiers trained in {seconds} s "
+               f"({len(bank.ordinary)} ordinary sentences, {len(bank.heard)} heard forms)")
 
 
 @rules.command("test")

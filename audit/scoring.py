@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from audit.detect.acoustic import Measures
 from audit.detect.confidence import ConfidenceOptions
 from audit.detect.episodes import DEFAULT_GAP, episodes
+from audit.detect.moments import one_per_moment
 from audit.detect.flags import CallView, Flag, applicable_rules, apply_rules, classify_topic
 from audit.detect.rules import RulePack
 from audit.detect.scores import dimension_scores, weighted_total
@@ -60,7 +61,7 @@ def score_call(
 ) -> CallScore:
     topic = classify_topic(pack, transcript.segments, topic_hint)
     view = CallView(call_id, transcript.segments, measures, topic, transcript.layout, transcript.attribution_confidence, confidence)
-    flags = episodes(apply_rules(pack, view), episode_gap)
+    flags = one_per_moment(episodes(apply_rules(pack, view), episode_gap))
     dims = dimension_scores(flags, pack, measures.mean_logprob)
     long_call = long_call_breakdown(transcript, measures, flags, topic) if measures.duration > LONG_CALL_S else None
     return CallScore(call_id, topic, tuple(flags), dims, weighted_total(dims, weights), long_call,

@@ -1,12 +1,22 @@
-"""Detection quality of the real pipeline (decode -> transcribe -> measure -> rules) against labelled calls.
+"""Detection quality of what the nightly runs (index -> sample -> transcribe -> measure -> score)
+against labelled calls.
 
-    python benchmarks/eval_detection.py DIR [--rules rules/] [--cache PATH] [--ids dev34-dev48] [--json]
+    python benchmarks/eval_detection.py DIR [--rules rules/] [--ids dev34-dev48] [--oracle] [--json]
 
-DIR holds audio plus truth.json as in ../shared/corpus/dev/. A category counts as
-detected on a call when the call gets at least one flag of it. Prints per-category
-precision/recall/F1 at call level, macro F1, and every miss and false alarm.
-Transcripts are cached (audio hash + model + options) in --cache, so a rerun only
-rescores; delete the cache to re-transcribe.
+DIR holds audio plus truth.json as in ../shared/corpus/dev/. The harness writes a workspace
+for DIR (an index of its calls, every call sampled) and runs the nightly's own stages on it
+(audit/run/nightly.py), so the figure is what the product gives, rule edits rescore from the
+stored transcripts, and nothing here can drift from the product. `--oracle` gives every call
+its true transcript (truth.json's turns, true words and speakers) instead of Whisper's: the
+same measures and rules, so the two tables side by side say what ASR costs and what the
+rules cost. A category counts as detected on a call when the call gets at least one counted
+flag of it. Prints per-category precision/recall/F1 at call level, macro F1, and every miss
+and false alarm (not with --table-only).
+
+The workspaces live in --cache's folder (one per DIR and mode); Whisper's transcripts there
+are reused until the audio, the model or the transcript version changes. --cache names the
+older transcript cache (eval.db) whose transcripts are copied in by key instead of decoding
+again (the same key as the nightly's: audio hash + model + options).
 """
 
 from __future__ import annotations
@@ -14,47 +24,23 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import pickle
 import re
 import sys
-import time
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from audit.detect.acoustic import measure_call  # noqa: E402
 from audit.asr.metrics import RoleErrors  # noqa: E402
-from audit.asr.audio import decode  # noqa: E402
-from audit.workspace.config import TranscribeSettings  # noqa: E402
 from audit.asr.model import cache_dir  # noqa: E402
+from audit.run.nightly import run_nightly  # noqa: E402
 from audit.run.pipeline import transcribe_options  # noqa: E402
-from audit.detect.rules import load_pack  # noqa: E402
-from audit.scoring import score_call  # noqa: E402
+from audit.transcribe import AGENT, CUSTOMER, Segment, Transcript  # noqa: E402
+from audit.workspace.config import load_config, write_template  # noqa: E402
 from audit.workspace.store import Store  # noqa: E402
-from audit.transcribe import Transcript, load_engine, transcribe_audio  # noqa: E402
 
-
-class RawCache:
-    """Whisper's raw output per channel, kept on disk by samples + decoding options, so that
-    a change to post-processing (attribution, correction) is re-measured without re-decoding."""
-
-    def __init__(self, engine, options, folder: Path):
-        self.engine, self.name, self.folder = engine, engine.name, folder
-        keep = ("engine", "model_name", "compute_type", "language", "beam_size", "vad", "word_timestamps", "batch_size")
-        self.tag = json.dumps({k: getattr(options, k) for k in keep}, sort_keys=True)
-        folder.mkdir(parents=True, exist_ok=True)
-
-    def run(self, samples, batched: bool = True):
-        h = hashlib.sha256(samples.tobytes() + self.tag.encode() + bytes([batched])).hexdigest()[:24]
-        path = self.folder / f"{h}.pkl"
-        if path.exists():
-            return pickle.loads(path.read_bytes())
-        segs = self.engine.run(samples, batched=batched)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(pickle.dumps(segs))
-        tmp.replace(path)
-        return segs
+DAY = date(2026, 11, 2)  # the harness's one night; any date works
 
 
 def parse_ids(spec: str | None) -> set[str] | None:
@@ -74,49 +60,101 @@ def parse_ids(spec: str | None) -> set[str] | None:
     return out
 
 
-def evaluate(folder: Path, rules: Path, cache: Path, log=print, ids: set[str] | None = None) -> dict:
+def oracle_transcript(call: dict) -> Transcript:
+    """The call as a perfect ASR and speaker split would give it: truth.json's turns."""
+    segs = tuple(Segment(AGENT if t["spk"] == "A" else CUSTOMER, t["start"], t["end"], t["text"])
+                 for t in call["timeline"])
+    return Transcript(segments=segs, duration=round(call["duration"], 2), layout=call.get("layout", "stereo"),
+                      engine="oracle", model="truth.json", options={}, audio_sha256="",
+                      attribution_confidence=1.0 if call.get("layout") == "mono" else None)
+
+
+def workspace_for(folder: Path, rules: Path, cache: Path, truth: list[dict], oracle: bool, seed: bool = True) -> Path:
+    """A workspace whose index lists every call of folder on one day, all of them sampled."""
+    tag = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:8]
+    mode = "-oracle" if oracle else ("" if seed else "-own")
+    ws = cache.parent / "eval-workspaces" / f"{folder.name}-{tag}{mode}"
+    if not (ws / "audit.toml").exists():
+        write_template(ws, root=str(folder.resolve()), index="index.csv")
+    text = (ws / "audit.toml").read_text(encoding="utf-8")
+    text = re.sub(r'(?m)^full_coverage = \w+', "full_coverage = true", text)
+    text = re.sub(r'(?m)^rules = "[^"]*"', f'rules = "{rules.resolve()}"', text)
+    (ws / "audit.toml").write_text(text, encoding="utf-8")
+    rows = ["流水号,坐席工号,坐席姓名,班组,开始时间,通话时长,录音文件"]
+    t0 = datetime.combine(DAY, datetime.min.time()) + timedelta(hours=8)
+    for i, c in enumerate(truth):
+        rows.append(f"{c['id']},9001,测试,一班,{t0 + timedelta(minutes=15 * i):%Y-%m-%d %H:%M:%S},{round(c['duration'])},{c['file']}")
+    (ws / "index.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return ws
+
+
+def _seed(store: Store, config, truth: list[dict], cache: Path, oracle: bool) -> None:
+    """Oracle: every call's true transcript, as the transcribe stage would have stored it.
+    Otherwise: transcripts the older cache holds under the nightly's key, so nothing is decoded twice."""
+    from audit.asr.audio import file_sha256
+
+    opts = transcribe_options(config.transcribe, 0)
+    old = Store(cache) if cache.exists() and not oracle else None
+    with store.tx():
+        for c in truth:
+            sha = file_sha256(config.recording_root / c["file"])
+            if oracle:
+                key = f"oracle-{sha}"
+                store.put_transcript(key, oracle_transcript(c).to_dict() | {"audio_sha256": sha})
+            else:
+                key = opts.cache_key(sha)
+                body = old.transcript_body_by_key(key) if old is not None and not store.has_transcript(key) else None
+                if body is None:
+                    continue
+                store.put_transcript(key, body)
+            store.link_transcript(c["id"], key)
+            store.set_status(c["id"], "transcribe", "done")
+
+
+def evaluate(folder: Path, rules: Path, cache: Path, log=print, ids: set[str] | None = None, oracle: bool = False,
+             seed: bool = True) -> dict:
     truth = json.loads((folder / "truth.json").read_text(encoding="utf-8"))
     if ids is not None:
         unknown = ids - {c["id"] for c in truth}
         if unknown:
             raise SystemExit(f"--ids names calls not in {folder / 'truth.json'}: {', '.join(sorted(unknown))}")
         truth = [c for c in truth if c["id"] in ids]
-    pack = load_pack(rules)
-    opts = transcribe_options(TranscribeSettings(), 0)
-    store = Store(cache)
-    engine = None
+    ws = workspace_for(folder, rules, cache, truth, oracle, seed)
+    config = load_config(ws / "audit.toml")
+    run_nightly(config, DAY, stages=("sample",))
+    with Store(config.database) as store:
+        if oracle or (seed and store.transcript_key(truth[0]["id"]) is None):
+            _seed(store, config, truth, cache, oracle)
+    heard = run_nightly(config, DAY, stages=("measure",) if oracle else ("transcribe", "measure"))
+    # scoring always runs again: scoring is cheap, and code may have changed since the stored scores
+    scored = run_nightly(config, DAY, stages=("score",), force=True)
+    log(f"  nightly in {ws}: {json.dumps(heard.to_dict() | scored.to_dict(), ensure_ascii=False)[:300]}")
     per_call = []
     errs = RoleErrors()
     errs_by_layout = {"stereo": RoleErrors(), "mono": RoleErrors()}
-    for c in truth:
-        audio = decode(folder / c["file"])
-        key = opts.cache_key(audio.sha256)
-        body = store.transcript_body_by_key(key)
-        if body is None:
-            t0 = time.perf_counter()
-            engine = engine or RawCache(load_engine(opts), opts, cache.parent / "raw-asr")
-            tr = transcribe_audio(audio, opts, engine)
-            log(f"  transcribed {c['id']} in {time.perf_counter() - t0:.1f} s")
-            with store.tx():
-                store.put_transcript(key, tr.to_dict())
-        else:
-            tr = Transcript.from_dict(body)
-        errs.add(c["timeline"], tr)
-        errs_by_layout[tr.layout].add(c["timeline"], tr)
-        measures = measure_call(audio, tr)
-        score = score_call(c["id"], tr, measures, pack, {})
-        per_call.append(
-            {
-                "id": c["id"],
-                "want": sorted({lab["category"] for lab in c["labels"]}),
-                "got": sorted({f.category for f in score.flags if not f.review_only}),
-                "review": sorted({f.category for f in score.flags if f.review_only} - {f.category for f in score.flags if not f.review_only}),
-                "flags": [f.to_dict() for f in score.flags],
-                "topic": score.topic,
-                "topic_truth": c.get("topic"),
-            }
-        )
-    cats = sorted({x for r in per_call for x in r["want"]} | {r.category for r in pack.rules})
+    with Store(config.database) as store:
+        for c in truth:
+            body = store.transcript_body(c["id"])
+            flags = store.flags_for([c["id"]])
+            score = store.call_scores([c["id"]])
+            if body is not None:
+                tr = Transcript.from_dict(body)
+                errs.add(c["timeline"], tr)
+                errs_by_layout[tr.layout].add(c["timeline"], tr)
+            counted = {f["category"] for f in flags if not f["review_only"]}
+            per_call.append(
+                {
+                    "id": c["id"],
+                    "want": sorted({lab["category"] for lab in c["labels"]}),
+                    "got": sorted(counted),
+                    "review": sorted({f["category"] for f in flags if f["review_only"]} - counted),
+                    "flags": flags,
+                    "topic": score["topic"].iloc[0] if len(score) else None,
+                    "topic_truth": c.get("topic"),
+                }
+            )
+    pack_categories = {f["category"] for r in per_call for f in r["flags"]}
+    cats = sorted({x for r in per_call for x in r["want"]} | pack_categories)
     table = {}
     for cat in cats:
         tp = sum(cat in r["want"] and cat in r["got"] for r in per_call)
@@ -150,9 +188,12 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=cache_dir() / "eval.db")
     ap.add_argument("--ids", help="only these calls: dev34-dev48, dev01,dev05, or @FILE (tune on one split, report another)")
     ap.add_argument("--table-only", action="store_true", help="print the table, not the misses (for a held-back split)")
+    ap.add_argument("--oracle", action="store_true", help="true transcripts (truth.json) instead of Whisper's: what the rules cost alone")
+    ap.add_argument("--no-seed", action="store_true", help="transcribe in the workspace's own nightly, copying nothing from --cache")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
-    res = evaluate(a.folder, a.rules, a.cache, log=lambda m: print(m, file=sys.stderr), ids=parse_ids(a.ids))
+    res = evaluate(a.folder, a.rules, a.cache, log=lambda m: print(m, file=sys.stderr), ids=parse_ids(a.ids), oracle=a.oracle,
+                   seed=not a.no_seed)
     if a.json:
         print(json.dumps(res, ensure_ascii=False, indent=1))
         return

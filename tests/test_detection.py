@@ -95,20 +95,20 @@ def test_scope_of_a_cue():
 # ---------------------------------------------------------------- paraphrases through sentence similarity
 
 
-def test_paraphrased_brushoff_is_caught_by_similarity(pack):
+def test_paraphrased_brushoff_is_caught_by_its_meaning(pack):
     said = "你这个问题不是我们这儿的活儿"
     rule = next(r for r in pack.rules if r.id == "etiquette.forbidden.brushoff")
     assert rule.pattern.hits(said) == []  # no listed phrase...
     found = flags_of(pack, rule.id, said)
-    assert found and "近似" in found[0].evidence  # ...the meaning is what matched
+    assert found and ("近似" in found[0].evidence or "判为" in found[0].evidence)  # ...the meaning is what matched
 
 
-def test_paraphrased_hedge_is_caught_by_similarity(pack):
+def test_paraphrased_hedge_is_caught_by_its_meaning(pack):
     said = "这个真不好讲，要看天气"
     rule = next(r for r in pack.rules if r.id == "answer.hedging.unsure")
     assert rule.pattern.hits(said) == []
     found = flags_of(pack, rule.id, said)
-    assert found and "近似" in found[0].evidence
+    assert found and ("近似" in found[0].evidence or "判为" in found[0].evidence)
 
 
 @pytest.mark.parametrize("said", ["请您稍等，我帮您查一下。", "您可以通过网上国网查询，我也可以帮您查。", "这个情况我记下了，转给供电所处理。"])

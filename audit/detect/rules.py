@@ -27,6 +27,8 @@ from audit.detect.anchors import RELATIONS, Anchor, parse_anchor
 from audit.errors import RuleError
 from audit.detect.forms import check_forms, parse_forms
 from audit.detect.scope import SCOPES
+from audit.detect.bank import Bank, load_bank
+from audit.detect.learned import DEFAULT_FLAG, DEFAULT_REVIEW, DEFAULT_VET, FEATURES, Learned
 from audit.detect.similarity import Similar
 from audit.text.textmatch import Pattern, compile_regexes
 from audit.text.textmatch import compile_pattern as _compile
@@ -42,15 +44,15 @@ MEASURES = ("overlap", "level", "speech_rate")
 WINDOW_KEYS = ("first_seconds", "last_seconds", "first_turns", "last_turns")
 COMMON_KEYS = {
     "id", "category", "dimension", "severity", "points", "description", "type", "speaker", "window",
-    "examples", "when", "when_speaker", "topics", "enabled", "scope",
+    "examples", "when", "when_classifier", "when_speaker", "topics", "enabled", "scope",
 }
 TYPE_KEYS = {
-    "match": {"pattern", "similar", "min_count", "unless", "unless_speaker"},
-    "require": {"pattern", "all", "after", "before"},
+    "match": {"pattern", "similar", "classifier", "min_count", "unless", "unless_speaker"},
+    "require": {"pattern", "classifier", "all", "after", "before"},
     "hold": {"min_silence", "before", "after", "before_window", "after_window", "flag_when"},
     "acoustic": {
         "measure", "min_count", "db_above", "min_duration", "max_cps", "min_cps", "above_median", "below_median",
-        "min_overlap", "words", "similar", "combine", "pitch_above",
+        "min_overlap", "words", "similar", "classifier", "combine", "pitch_above",
     },
 }
 
@@ -77,9 +79,11 @@ class Rule:
     pattern: Pattern | None = None
     groups: tuple[tuple[str, Pattern], ...] = ()  # require: every named group must be said
     when: Pattern | None = None  # the rule applies only if this is said (by when_speaker)
+    when_learned: Learned | None = None  # ... or a sentence of when_speaker means this concept (when_classifier)
     when_speaker: str = "any"
     topics: tuple[str, ...] = ()  # the rule applies only to calls of these topics
     similar: Similar | None = None  # match: sentences that mean what the rule looks for
+    learned: Learned | None = None  # match: a sentence classifier of the bank says it means the concept
     scope: tuple[str, ...] = ()  # a hit in one of these scopes does not count (negated, past, reported)
     anchor: Anchor | None = None  # require: only in the stretch after (or before) a cue (audit/detect/anchors.py)
     params: dict = field(default_factory=dict, hash=False, compare=False)
@@ -108,6 +112,7 @@ class RulePack:
     concepts: dict = field(default_factory=dict, hash=False, compare=False)
     category_names: dict = field(default_factory=dict, hash=False, compare=False)  # code -> what reports call it
     forms: dict = field(default_factory=dict, hash=False, compare=False)  # name -> ScoreForm (audit/detect/forms.py)
+    bank: str = ""  # the sentence bank's digest when a rule uses its classifiers (part of `digest`)
 
     def category_name(self, code: str) -> str:
         return self.category_names.get(code, code)
@@ -194,7 +199,25 @@ def _scope(spec, where: str, rtype: str) -> tuple[str, ...]:
     return tuple(vals)
 
 
-def parse_rule(d, file: str, index: int, concepts: dict[str, Concept] | None = None) -> Rule:
+def _learned(spec, where: str, bank: Bank | None) -> Learned:
+    """`classifier: {concept: escalation, flag: 0.6, review: 0.4}` or `classifier: escalation`."""
+    if isinstance(spec, str):
+        spec = {"concept": spec}
+    if not isinstance(spec, dict) or set(spec) - {"concept", "flag", "review", "vet"} or not isinstance(spec.get("concept"), str):
+        raise RuleError(f"{where}: 'classifier' must name a concept of the sentence bank, with optional flag and review thresholds")
+    if bank is None:
+        raise RuleError(f"{where}: classifier {spec['concept']!r} needs the sentence bank (bank/ beside the rule files)")
+    if spec["concept"] not in bank.concepts:
+        raise RuleError(f"{where}: classifier {spec['concept']!r} is not a concept of the bank (known: {', '.join(sorted(bank.concepts))})")
+    flag = _num(spec, "flag", f"{where}.classifier", DEFAULT_FLAG)
+    review = _num(spec, "review", f"{where}.classifier", min(DEFAULT_REVIEW, flag))
+    vet = _num(spec, "vet", f"{where}.classifier", min(DEFAULT_VET, review))
+    if not (0 <= vet <= review <= flag <= 1):
+        raise RuleError(f"{where}: classifier thresholds need 0 <= vet <= review <= flag <= 1, got vet {vet}, review {review}, flag {flag}")
+    return Learned(spec["concept"], flag, review, str(bank.folder), bank.digest, vet)
+
+
+def parse_rule(d, file: str, index: int, concepts: dict[str, Concept] | None = None, bank: Bank | None = None) -> Rule:
     concepts = concepts or {}
     terms = {name: (c.phrases, c.regexes) for name, c in concepts.items()}
 
@@ -218,7 +241,7 @@ def parse_rule(d, file: str, index: int, concepts: dict[str, Concept] | None = N
     if points is None:
         raise RuleError(f"{where}: missing 'points'")
     params = {k: d[k] for k in TYPE_KEYS[rtype] if k in d}
-    pattern, groups, similar = None, (), None
+    pattern, groups, similar, learned = None, (), None, None
     if rtype in ("match", "require"):
         if "pattern" in d:
             pattern = compile_pattern(d["pattern"], f"{where}.pattern")
@@ -227,8 +250,9 @@ def parse_rule(d, file: str, index: int, concepts: dict[str, Concept] | None = N
                 raise RuleError(f"{where}: 'all' must map group names to phrases")
             groups = tuple((name, compile_pattern(spec, f"{where}.all.{name}")) for name, spec in d["all"].items())
         similar = _similar(d["similar"], where, concepts) if "similar" in d else None
-        if pattern is None and not groups and similar is None:
-            raise RuleError(f"{where}: type {rtype} needs 'pattern'" + (" or 'all'" if rtype == "require" else " or 'similar'"))
+        learned = _learned(d["classifier"], where, bank) if "classifier" in d else None
+        if pattern is None and not groups and similar is None and learned is None:
+            raise RuleError(f"{where}: type {rtype} needs 'pattern'" + (" or 'all'" if rtype == "require" else ", 'similar' or 'classifier'"))
         if rtype == "match":
             if "unless" in params:
                 params["unless"] = compile_pattern(params["unless"], f"{where}.unless")
@@ -255,13 +279,15 @@ def parse_rule(d, file: str, index: int, concepts: dict[str, Concept] | None = N
             params["words"] = compile_pattern(d["words"], f"{where}.words")
         if "similar" in d:
             similar = _similar(d["similar"], where, concepts)
+        if "classifier" in d:
+            learned = _learned(d["classifier"], where, bank)
         if params["measure"] == "level" and "db_above" not in params:
             raise RuleError(f"{where}: measure level needs 'db_above'")
         if params["measure"] == "level" and params["combine"] == "all" and not (
-                "words" in params or "similar" in d or "pitch_above" in params):
-            raise RuleError(f"{where}: combine all with measure level needs words, similar or pitch_above to combine with")
-        if ("similar" in d or "pitch_above" in params) and not (params["measure"] == "level" and params["combine"] == "all"):
-            raise RuleError(f"{where}: similar and pitch_above work with measure level and combine all only")
+                "words" in params or "similar" in d or "classifier" in d or "pitch_above" in params):
+            raise RuleError(f"{where}: combine all with measure level needs words, similar, classifier or pitch_above to combine with")
+        if ("similar" in d or "classifier" in d or "pitch_above" in params) and not (params["measure"] == "level" and params["combine"] == "all"):
+            raise RuleError(f"{where}: similar, classifier and pitch_above work with measure level and combine all only")
         if params["measure"] == "speech_rate" and "max_cps" not in params and "min_cps" not in params:
             raise RuleError(f"{where}: measure speech_rate needs 'max_cps' and/or 'min_cps'")
     examples = d.get("examples") or {}
@@ -280,9 +306,11 @@ def parse_rule(d, file: str, index: int, concepts: dict[str, Concept] | None = N
         pattern=pattern,
         groups=groups,
         when=compile_pattern(d["when"], f"{where}.when") if "when" in d else None,
+        when_learned=_learned(d["when_classifier"], f"{where}.when_classifier", bank) if "when_classifier" in d else None,
         when_speaker=_choice(d, "when_speaker", SPEAKERS, where, "any"),
         topics=tuple(d.get("topics") or ()),
         similar=similar,
+        learned=learned,
         scope=_scope(d["scope"], where, rtype) if "scope" in d else (),
         anchor=_anchor(d, where, compile_pattern) if rtype == "require" else None,
         params=params,
@@ -304,6 +332,14 @@ def load_pack(folder: Path, errors: list[str] | None = None) -> RulePack:
     topics: list[tuple[str, Pattern]] = []
     digest = hashlib.sha256()
     texts = {f: f.read_text(encoding="utf-8") for f in files}
+    bank = None
+    if (folder / "bank").is_dir() and any("classifier" in t for t in texts.values()):
+        try:
+            bank = load_bank(folder / "bank")
+        except RuleError as exc:  # rules using it are then refused, each named
+            if errors is None:
+                raise
+            errors.append(str(exc))
     concepts: dict[str, Concept] = {}
     for f, text in texts.items():  # concepts first: any rule file may use any concept
         try:
@@ -318,7 +354,7 @@ def load_pack(folder: Path, errors: list[str] | None = None) -> RulePack:
     for f in files:
         text = texts[f]
         try:
-            file_rules, file_topics = _parse_file(f.name, text, concepts)
+            file_rules, file_topics = _parse_file(f.name, text, concepts, bank)
         except RuleError as exc:
             if errors is None:
                 raise
@@ -355,7 +391,11 @@ def load_pack(folder: Path, errors: list[str] | None = None) -> RulePack:
             if errors is None:
                 raise
             errors.append(str(exc))
-    return RulePack(tuple(rules), tuple(topics), digest.hexdigest()[:16], tuple(f.name for f in files), concepts, names, forms)
+    used = bank is not None and any(r.learned is not None for r in rules)
+    if used:  # a retrain is a new pack: its scores are rescored
+        digest.update(b"bank\0" + bank.digest.encode() + FEATURES.encode())
+    return RulePack(tuple(rules), tuple(topics), digest.hexdigest()[:16], tuple(f.name for f in files), concepts, names, forms,
+                    bank.digest if used else "")
 
 
 def _anchor(d: dict, where: str, compile_pattern) -> Anchor | None:
@@ -407,9 +447,10 @@ def _parse_concepts(name: str, text: str) -> list[Concept]:
     return out
 
 
-def _parse_file(name: str, text: str, concepts: dict[str, Concept] | None = None) -> tuple[list[Rule], list[tuple[str, Pattern]]]:
+def _parse_file(name: str, text: str, concepts: dict[str, Concept] | None = None,
+                bank: Bank | None = None) -> tuple[list[Rule], list[tuple[str, Pattern]]]:
     doc = _load_doc(name, text)
-    rules = [parse_rule(d, name, i, concepts) for i, d in enumerate(doc.get("rules") or []) if not (isinstance(d, dict) and d.get("enabled") is False)]
+    rules = [parse_rule(d, name, i, concepts, bank) for i, d in enumerate(doc.get("rules") or []) if not (isinstance(d, dict) and d.get("enabled") is False)]
     topics = [(str(t), _compile(spec, f"{name}: topics.{t}", {})) for t, spec in (doc.get("topics") or {}).items()]
     return rules, topics
 
@@ -420,9 +461,10 @@ def copy_default_rules(dest: Path) -> int:
         return 0
     dest.mkdir(parents=True, exist_ok=True)
     n = 0
-    for src in sorted(DEFAULT_RULES_DIR.glob("*.yaml")):
-        target = dest / src.name
+    for src in sorted(DEFAULT_RULES_DIR.glob("*.yaml")) + sorted((DEFAULT_RULES_DIR / "bank").glob("*.yaml")):
+        target = dest / src.relative_to(DEFAULT_RULES_DIR)
         if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, target)
             n += 1
     return n

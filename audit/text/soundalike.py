@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from audit.text.chinese import digits_as_said
+
 _INITIAL_PAIRS = {frozenset(p) for p in (("z", "zh"), ("c", "ch"), ("s", "sh"), ("n", "l"), ("f", "h"), ("r", "l"),
                                           ("b", "p"), ("d", "t"), ("g", "k"), ("j", "q"), ("j", "z"), ("q", "c"), ("x", "s"))}
 _FINAL_PAIRS = {frozenset(p) for p in (("an", "ang"), ("en", "eng"), ("in", "ing"), ("ian", "iang"), ("uan", "uang"),
@@ -25,11 +27,12 @@ INDEL = 1.0  # a syllable dropped or added
 
 @lru_cache(maxsize=8192)
 def _parts(text: str) -> tuple[tuple[str, str], ...]:
-    """(initial, final) per character, toneless; a non-Chinese character stands for itself."""
+    """(initial, final) per character, toneless; digits as said, another non-Chinese character stands for itself."""
     from pypinyin import Style, pinyin
 
-    ini = pinyin(text, style=Style.INITIALS, strict=False, errors=lambda x: list(x))
-    fin = pinyin(text, style=Style.FINALS, strict=False, errors=lambda x: list(x))
+    said = digits_as_said(text)
+    ini = pinyin(said, style=Style.INITIALS, strict=False, errors=lambda x: list(x))
+    fin = pinyin(said, style=Style.FINALS, strict=False, errors=lambda x: list(x))
     return tuple((a[0], b[0]) for a, b in zip(ini, fin))
 
 

@@ -11,6 +11,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from audit.text.chinese import digits_as_said
 
 _FOLDS = (("zh", "z"), ("ch", "c"), ("sh", "s"))
 _FINAL_FOLDS = (("ing", "in"), ("eng", "en"))
@@ -32,10 +33,10 @@ def _fold(syl: str) -> str:
 
 @lru_cache(maxsize=4096)
 def syllables(text: str) -> tuple[str, ...]:
-    """One folded toneless syllable per character (non-Chinese characters stand for themselves)."""
+    """One folded toneless syllable per character (digits as said; other non-Chinese characters stand for themselves)."""
     from pypinyin import Style, lazy_pinyin
 
-    return tuple(_fold(s) for s in lazy_pinyin(text, style=Style.NORMAL, errors=lambda x: list(x)))
+    return tuple(_fold(s) for s in lazy_pinyin(digits_as_said(text), style=Style.NORMAL, errors=lambda x: list(x)))
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,140 @@
+"""The learned sentence layer: each family of misses and false alarms the phrase lists had,
+a sentence that must flag and its near miss that must not (#22).
+
+Every sentence is written for this test (none from the dev corpus, the blind sets or the bank).
+A flag here means a counted one; "no flag" means nothing counted (a reviewer may still be
+asked where the classifier is unsure, which the last test pins down).
+"""
+
+import pytest
+
+from audit.detect.flags import apply_rules
+from audit.detect.rules import DEFAULT_RULES_DIR, RulePack, load_pack
+from audit.detect.ruletest import example_view
+
+
+@pytest.fixture(scope="module")
+def pack():
+    return load_pack(DEFAULT_RULES_DIR)
+
+
+def counted(pack, rule_id, example):
+    rule = pack.by_id[rule_id]
+    return [f for f in apply_rules(RulePack((rule,), pack.topics, pack.digest), example_view(rule, example)) if not f.review_only]
+
+
+def category_counted(pack, category, example):
+    return [f for r in pack.rules if r.category == category for f in counted(pack, r.id, example)]
+
+
+# 1. escalation said without the keywords; a threat aimed at someone else; near misses
+@pytest.mark.parametrize("said", [
+    "你们今天不派人来，我明天一早就去县里，找管你们这一片的头头当面说。",
+    "那个给我装表的师傅把线接错了，这事我要去法院告他，谁也别拦着。",
+])
+def test_escalation_in_other_words_and_at_a_third_party_is_flagged(pack, said):
+    assert category_counted(pack, "risk.escalation", said)
+
+
+@pytest.mark.parametrize("said", [
+    "前些年为停电的事我也去过一趟信访办，后来你们修好了，那事早翻篇了。",
+    "我家那口子嚷嚷着要去告你们，我给劝住了，就想问问啥时候来电。",
+])
+def test_past_and_quoted_escalation_is_not_flagged(pack, said):
+    assert category_counted(pack, "risk.escalation", said) == []
+
+
+# 2. brush-off in other words; a proper referral of a matter that is not the power company's
+def test_brushoff_in_other_words_is_flagged(pack):
+    assert category_counted(pack, "etiquette.forbidden", "这种事我们也没招，你们两家自己掰扯清楚再说吧。")
+
+
+def test_proper_referral_is_not_a_brushoff(pack):
+    said = "燃气管道归燃气公司管，他们的抢修电话是九六七七七，我这边也给您记一笔，有用电的问题随时打给我们。"
+    assert category_counted(pack, "etiquette.forbidden", said) == []
+
+
+# 3. hedge in other words; an uncertain cause with a firm next step
+def test_hedge_in_other_words_is_flagged(pack):
+    assert category_counted(pack, "answer.hedging", "这个真没个准头，兴许一会儿就好，兴许得拖到明天，您别太指望。")
+
+
+def test_uncertain_cause_with_a_firm_next_step_is_not_a_hedge(pack):
+    said = "具体原因得等师傅到现场才能查清，抢修师傅四十分钟内到，到了以后我们给您回电话。"
+    assert category_counted(pack, "answer.hedging", said) == []
+
+
+# 4. must-report said plainly; neutral mentions
+@pytest.mark.parametrize("said", [
+    "邻居家小孙子去扯院里垂下来的那根线，手一下粘上了，半天甩不开，现在送镇卫生院了。",
+    "我是做咱们县本地生活号的，粉丝有二十多万，想跟你们核实一下今天停电的情况。",
+    "我这边是镇政府党政办的，代表镇里想了解一下这次大面积停电的进展。",
+])
+def test_must_report_said_plainly_is_flagged(pack, said):
+    assert category_counted(pack, "risk.report", said)
+
+
+@pytest.mark.parametrize("said", [
+    "我在新闻上看到明天要计划停电，就想问问我们小区在不在里面。",
+    "就是村委会大门口往东那根电杆，上面的灯不亮了。",
+    "十几年前我们村出过一回触电的事，早就处理完了，我就是想问问电费。",
+])
+def test_neutral_mentions_are_not_reported(pack, said):
+    assert category_counted(pack, "risk.report", said) == []
+
+
+# 5. anger without anger words (loud); a loud caller who is calm
+def test_anger_without_anger_words_is_flagged_when_loud(pack):
+    turns = ["C 0-4 +0 我想问一下停电的事。", "C 5-9 +0 昨天就说来人了。", "C 10-14 +8 你们就是这么对付我们小老百姓的？真把人当猴耍啊！"]
+    assert counted(pack, "emotion.customer.angry", turns)
+
+
+def test_a_loud_calm_caller_is_not_angry(pack):
+    turns = ["C 0-4 +0 我想问一下停电的事。", "C 5-9 +0 昨天就说来人了。", "C 10-14 +8 不好意思啊，我这边机器轰轰响，嗓门大了点，您别介意。"]
+    assert counted(pack, "emotion.customer.angry", turns) == []
+
+
+# 6. near-homophones with digits: Whisper writes 9 for 久
+def test_thanks_for_waiting_written_with_a_digit_is_heard(pack):
+    thanked = ["A 0-4 请您稍等，我帮您查询一下。", "C 5-6 好。", "A 40-44 请9等呢，查到了，您家电表运行正常。"]
+    unthanked = ["A 0-4 请您稍等，我帮您查询一下。", "C 5-6 好。", "A 40-44 查到了，您家电表运行正常。"]
+    assert counted(pack, "script.hold.phrasing", thanked) == []
+    assert counted(pack, "script.hold.phrasing", unthanked)
+
+
+# 7. which calls need information collection, and what counts as collecting
+def test_a_staff_complaint_that_mentions_an_outage_needs_no_information_collection(pack):
+    turns = ["C 0-6 我要反映一下你们抄表员的态度，上回停电那天他来我家，说话可冲了。",
+             "A 7-12 非常抱歉给您带来不好的感受，我把您反映的情况记下来，转给相关部门核实处理。"]
+    assert counted(pack, "info.collection.fault", turns) == []
+
+
+def test_looking_up_the_area_the_caller_named_is_not_collecting(pack):
+    turns = ["C 0-6 我们东关街这一片从中午就一直没电，冰箱都化了。",
+             "A 7-12 好的，我帮您查一下东关街那一片的停电信息。",
+             "A 13-18 这边显示线路有故障，抢修人员已经在处理了。"]
+    assert counted(pack, "info.collection.fault", turns)
+    asked = turns[:2] + ["A 13-18 麻烦留一个能联系上您的电话，师傅到了好找您。"]
+    assert counted(pack, "info.collection.fault", asked) == []
+
+
+# one flag per moment and category
+def test_two_rules_of_one_category_on_one_sentence_are_one_flag(pack):
+    from audit.detect.moments import one_per_moment
+    from audit.detect.flags import Flag
+
+    a = Flag("c", "risk.report", "risk.report.sensitive", "critical", 0, "customer", 3.0, 7.0, "「我是晚报记者」", 1.0)
+    b = Flag("c", "risk.report", "risk.report.sensitive_heard", "critical", 0, "customer", 3.0, 7.0, "「我是晚报记者」", 0.8)
+    later = Flag("c", "risk.report", "risk.report.safety", "critical", 0, "customer", 7.0, 9.0, "「有人被电了」", 1.0)
+    merged = one_per_moment([b, a, later])
+    assert len(merged) == 2
+    assert merged[0].rule_id == "risk.report.sensitive" and "sensitive_heard" in merged[0].evidence
+    assert merged[1].rule_id == "risk.report.safety"  # the next sentence touches, and stays its own flag
+
+
+def test_an_unsure_classifier_hit_goes_to_a_reviewer_and_costs_nothing(pack):
+    rule = pack.by_id["risk.escalation.threat"]
+    assert rule.learned.review <= rule.learned.flag
+    view = example_view(rule, "那你们看着办吧，反正我这边等不了太久。")
+    for f in apply_rules(RulePack((rule,), pack.topics, pack.digest), view):
+        assert f.review_only == (f.confidence < rule.learned.flag)
