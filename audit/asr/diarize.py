@@ -50,33 +50,6 @@ AGENT_SOUNDS = Pattern(phrases=("客服", "话务员", "欢迎致电", "供电�
 SEED_MIN_S = 0.8
 
 
-@dataclass(frozen=True)
-class Tracks:
-    log_f0: np.ndarray
-    rms: np.ndarray
-    mfcc: np.ndarray  # (19, frames)
-
-
-def tracks(samples: np.ndarray, sr: int) -> Tracks:
-    import librosa
-
-    f0 = librosa.yin(samples, fmin=70, fmax=500, sr=sr, frame_length=1024, hop_length=HOP)
-    rms = librosa.feature.rms(y=samples, frame_length=1024, hop_length=HOP)[0]
-    mfcc = librosa.feature.mfcc(y=samples, sr=sr, n_mfcc=20, hop_length=HOP)[1:]
-    n = min(len(f0), len(rms), mfcc.shape[1])
-    return Tracks(np.log(f0[:n]), rms[:n], mfcc[:, :n])
-
-
-def piece_features(t: Tracks, sr: int, seg: Segment) -> np.ndarray | None:
-    a, b = int(seg.start * sr / HOP), int(seg.end * sr / HOP)
-    if b - a < 15:
-        return None
-    loud = t.rms[a:b] > np.median(t.rms[a:b])
-    if loud.sum() < 5:
-        return None
-    return np.concatenate([[np.median(t.log_f0[a:b][loud])], t.mfcc[:, a:b][:, loud].mean(axis=1)])
-
-
 def cue_vote(text: str) -> int:
     """+ for agent phrasing (also when only its sound was heard), - for caller phrasing."""
     sounds = sum(h.how == "pinyin" for h in AGENT_SOUNDS.hits(text))
@@ -106,92 +79,104 @@ def _viterbi(p_agent: np.ndarray, pieces: list[Segment]) -> np.ndarray:
     return path
 
 
-def _lda_probs(X: np.ndarray, y: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
-
-    lda = LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto").fit(X[idx], y[idx])
-    return lda.predict_proba(X)[:, list(lda.classes_).index(1)]
-
-
-PITCH_WEIGHT = 2.0  # pitch tells two voices apart best; 19 MFCCs must not outvote it
-MIN_SEEDS = 3
+MIN_FIT_S = 0.5  # pieces embedded from less speech than this do not shape the two voices
+FIRST_BONUS = 1.5
+MAX_LLR = 8.0  # no one piece's voice is surer than this (log odds)
+CUE_LLR = 0.7  # log odds per content cue of a piece (at most two counted)  # inbound calls: the agent answers; the first piece counts as that many agent cues
 
 
-def _two_voices(X: np.ndarray):
-    """Two voice clusters over the standardized features: (fitted KMeans, the features it saw)."""
-    from sklearn.cluster import KMeans
-
-    Z = (X - X.mean(axis=0)) / (X.std(axis=0) + 1e-6)
-    Z[:, 0] *= PITCH_WEIGHT
-    return KMeans(n_clusters=2, n_init=10, random_state=0).fit(Z), Z
-
-
-def _kmeans_probs(km, Z: np.ndarray, pieces: list[Segment], ok: list[int]) -> np.ndarray:
-    """Fallback: the cluster of the first voice and of the agent phrases is the agent."""
-    votes = np.zeros(2)
-    votes[km.labels_[0]] += 1.5
-    for j, i in enumerate(ok):
-        votes[km.labels_[j]] += cue_vote(pieces[i].text)
-    agent = int(np.argmax(votes))
-    d = km.transform(Z)
-    return 1 / (1 + np.exp(d[:, agent] - d[:, 1 - agent]))
+@dataclass(frozen=True)
+class Attribution:
+    segments: list[Segment]
+    confidence: float | None
+    separation: float = 0.0  # how far apart the two voices are (distance between centroids, in spreads)
+    agreement: float = 0.0  # share of the content cues that sit on the side their voice was given
+    coverage: float = 0.0  # share of the characters in pieces long enough to embed reliably
+    note: str = ""  # why the confidence is low, for the reviewer
 
 
-def _complete_seeds(km, Z: np.ndarray, seed: np.ndarray, long_enough: np.ndarray) -> None:
-    """One side said too little that gives it away (a caller who never says 我家 or 你们): of the
-    two voice clusters, the one holding most of the other side's seeds is theirs, and the most
-    typical long pieces of the remaining cluster become this side's seeds."""
-    for have, lack in ((1, 0), (0, 1)):
-        if (seed == have).sum() >= MIN_SEEDS and (seed == lack).sum() < MIN_SEEDS:
-            theirs = np.bincount(km.labels_[seed == have], minlength=2).argmax()
-            other = 1 - theirs
-            free = np.flatnonzero((seed < 0) & long_enough & (km.labels_ == other))
-            if len(free) < MIN_SEEDS:
-                return
-            d = km.transform(Z)[free, other]
-            seed[free[np.argsort(d)][: max(MIN_SEEDS, len(free) // 3)]] = lack
-            return
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-x))
+
+
+def attribute(samples: np.ndarray, sr: int, segments: list[Segment]) -> Attribution:
+    """The pieces of a mono call with their speaker, and how sure that is."""
+    from audit.asr.turns import single_speaker_pieces, two_voices
+    from audit.asr.voices import SR, call_mel
+
+    if sr != SR:
+        raise ValueError(f"mono attribution expects {SR} Hz audio, got {sr}")
+    if not segments:
+        return Attribution([], None)
+    mel = call_mel(samples, [(s.start, s.end) for s in segments])
+    pieces = single_speaker_pieces(segments, mel)
+    segs = [p.segment for p in pieces]
+    V = np.stack([p.vector for p in pieces])
+    secs = np.array([p.seconds for p in pieces])
+    fit = secs >= MIN_FIT_S
+    if fit.sum() < 4:
+        return Attribution([replace(p, speaker=AGENT) for p in segs], None, note="语音太少, 无法区分说话人")
+    c = two_voices(V, secs * fit)
+    margin = V @ c[0] - V @ c[1]
+    margin[secs == 0] = 0.0
+    votes = np.array([cue_vote(p.text) for p in segs], dtype=float)
+    # which voice is the agent's: what each voice says
+    first = int(np.argmax(fit))
+    weight = votes.copy()
+    if segs[first].start < 10.0:
+        weight[first] += FIRST_BONUS
+    on0 = margin > 0
+    score = weight[on0].sum() - weight[~on0].sum()
+    if score < 0:
+        margin = -margin  # positive margin: the agent's voice
+    # the two voices' margins as two Gaussians of one spread: each piece's log-likelihood ratio
+    # (a short piece's vector is less sure, so its ratio counts less), plus what it says
+    voice_side = margin > 0
+    a, b = margin[fit & voice_side], margin[fit & ~voice_side]
+    if len(a) >= 2 and len(b) >= 2:
+        pooled = float(np.sqrt((a.var() * len(a) + b.var() * len(b)) / (len(a) + len(b)))) + 1e-3
+        separation = float((a.mean() - b.mean()) / pooled)
+        llr = (a.mean() - b.mean()) / pooled**2 * (margin - (a.mean() + b.mean()) / 2)
+    else:
+        separation, llr = 0.0, margin / (float(np.median(np.abs(margin[fit]))) + 1e-3)
+    reliable = np.clip(secs / 1.0, 0.0, 1.0)
+    p_agent = _sigmoid(np.clip(llr * reliable, -MAX_LLR, MAX_LLR) + CUE_LLR * np.clip(votes, -2, 2))
+    path = _viterbi(p_agent, segs)
+    out = [replace(p, speaker=AGENT if path[i] == 1 else CUSTOMER) for i, p in enumerate(segs)]
+    # how sure
+    chars = np.array([max(1, len(p.text)) for p in segs], dtype=float)
+    cued = votes != 0
+    agreement = float((np.abs(votes) * (np.sign(votes) == np.where(voice_side, 1, -1)))[cued].sum()
+                      / max(np.abs(votes[cued]).sum(), 1e-9)) if cued.any() else 0.5
+    coverage = float(chars[fit].sum() / chars.sum())
+    both = len(set(path.tolist())) == 2
+    conf = _confidence(separation, agreement, coverage, both)
+    note = _why(separation, agreement, coverage, both)
+    return Attribution(out, conf, round(separation, 3), round(agreement, 3), round(coverage, 3), note)
+
+
+def _confidence(separation: float, agreement: float, coverage: float, both: bool) -> float:
+    if not both:
+        return 0.1
+    sep = float(np.clip((separation - 2.0) / 3.0, 0, 1))
+    agr = float(np.clip((agreement - 0.5) / 0.4, 0, 1))
+    return round(float(np.clip(sep * (0.5 + 0.5 * agr) * coverage, 0, 1)), 3)
+
+
+def _why(separation: float, agreement: float, coverage: float, both: bool) -> str:
+    if not both:
+        return "只听出一个声音"
+    out = []
+    if separation < 3.0:
+        out.append("两个声音相近")
+    if agreement < 0.7:
+        out.append("话术与声音不一致")
+    if coverage < 0.6:
+        out.append("短句多, 声音依据少")
+    return ", ".join(out)
 
 
 def attribute_speakers(samples: np.ndarray, sr: int, segments: list[Segment]) -> tuple[list[Segment], float | None]:
     """Return the pieces with speaker set, and a confidence in [0, 1] (None when undecidable)."""
-    pieces = [p for s in segments for p in split_on_pauses(s, MONO_SPLIT_GAP)]
-    if not pieces:
-        return [], None
-    t = tracks(samples, sr)
-    feats = [piece_features(t, sr, p) for p in pieces]
-    ok = [i for i, f in enumerate(feats) if f is not None]
-    if len(ok) < 4:
-        return [replace(p, speaker=AGENT) for p in pieces], None
-    X = np.stack([feats[i] for i in ok])
-    votes = np.array([cue_vote(pieces[i].text) for i in ok])
-    long_enough = np.array([pieces[i].end - pieces[i].start >= SEED_MIN_S for i in ok])
-    seed = np.zeros(len(ok), dtype=int) - 1
-    seed[(votes > 0) & long_enough] = 1
-    seed[(votes < 0) & long_enough] = 0
-    if ok[0] == 0 and pieces[0].start < 10.0 and votes[0] >= 0:
-        seed[0] = 1  # inbound calls: the agent answers
-    voices = None  # the two clusters, fitted once, only when seeds alone do not suffice
-    if min((seed == 1).sum(), (seed == 0).sum()) < MIN_SEEDS:
-        voices = _two_voices(X)
-        _complete_seeds(*voices, seed, long_enough)
-    seeded = np.flatnonzero(seed >= 0)
-    if (seed == 1).sum() >= MIN_SEEDS and (seed == 0).sum() >= MIN_SEEDS:
-        p = _lda_probs(X, seed, seeded)
-        # learn again from everything now labelled with confidence (seeds keep their side)
-        y = np.where(seed >= 0, seed, (p > 0.5).astype(int))
-        sure = np.flatnonzero((seed >= 0) | (np.abs(p - 0.5) > 0.35))
-        if len(set(y[sure])) == 2:
-            p = _lda_probs(X, y, sure)
-    else:
-        p = _kmeans_probs(*(voices or _two_voices(X)), pieces, ok)
-    p_all = np.full(len(pieces), 0.5)
-    p_all[ok] = p
-    path = _viterbi(p_all, pieces)
-    out = [replace(pc, speaker=AGENT if path[i] == 1 else CUSTOMER) for i, pc in enumerate(pieces)]
-    durs = np.array([pieces[i].end - pieces[i].start for i in ok])
-    sharp = float((np.abs(p - 0.5) * 2 * durs).sum() / max(durs.sum(), 1e-9))
-    agree = [path[ok[j]] == seed[j] for j in seeded] or [False]
-    both = len({path[i] for i in ok}) == 2  # one side only: the split failed
-    confidence = sharp * float(np.mean(agree)) * (1.0 if both else 0.3)
-    return out, round(float(np.clip(confidence, 0, 1)), 3)
+    a = attribute(samples, sr, segments)
+    return a.segments, a.confidence
