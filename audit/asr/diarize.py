@@ -109,14 +109,15 @@ def attribute(samples: np.ndarray, sr: int, segments: list[Segment]) -> Attribut
     if not segments:
         return Attribution([], None)
     mel = call_mel(samples, [(s.start, s.end) for s in segments])
-    pieces = single_speaker_pieces(segments, mel)
+    found = single_speaker_pieces(segments, mel)
+    pieces = found.pieces
     segs = [p.segment for p in pieces]
     V = np.stack([p.vector for p in pieces])
     secs = np.array([p.seconds for p in pieces])
     fit = secs >= MIN_FIT_S
     if fit.sum() < 4:
         return Attribution([replace(p, speaker=AGENT) for p in segs], None, note="语音太少, 无法区分说话人")
-    c = two_voices(V, secs * fit)
+    c = two_voices(V, secs * fit, start=found.voices)  # the pieces' voices, from the windows' ones
     margin = V @ c[0] - V @ c[1]
     margin[secs == 0] = 0.0
     votes = np.array([cue_vote(p.text) for p in segs], dtype=float)

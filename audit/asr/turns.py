@@ -28,10 +28,13 @@ from audit.asr.transcript import Segment, split_on_pauses
 from audit.asr.voices import Mel, embed
 
 PAUSE_S = 0.3
+N_INIT = 4  # k-means restarts (k-means++ seeding, random_state 0); each costs ~25 ms on a call's windows
 WINDOW_S = 1.2  # window of the change search; 1.6 s is the encoder's training length
 MIN_WINDOW_S = 0.6  # a last window shorter than this joins the one before it
 CHANGE_MARGIN = 0.06  # cos(v, voice 1) - cos(v, voice 2) beyond this, on both sides, is a change
 MIN_SIDE_S = 0.4  # each side of a cut keeps at least this much speech
+REFINE_S = 0.8  # the cut is placed by comparing this much speech each side of each word boundary
+GAP_WEIGHT = 0.5  # margin units per second of word gap at a candidate cut (a pause is a likely turn change)
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,12 @@ class Piece:
     segment: Segment
     vector: np.ndarray  # unit d-vector (zeros when too short to embed)
     seconds: float  # how much speech the vector was taken from
+
+
+@dataclass(frozen=True)
+class Pieces:
+    pieces: list[Piece]
+    voices: np.ndarray | None  # the provisional two voices of the windows (unit centroids)
 
 
 def _windows(a: int, b: int, size: int, least: int) -> list[tuple[int, int]]:
@@ -50,27 +59,39 @@ def _windows(a: int, b: int, size: int, least: int) -> list[tuple[int, int]]:
     return list(zip(edges[:-1], edges[1:]))
 
 
-def two_voices(vectors: np.ndarray, weights: np.ndarray, seed: int = 0):
+def two_voices(vectors: np.ndarray, weights: np.ndarray, start: np.ndarray | None = None):
     """The unit centroids of k-means (k=2) over unit vectors, by weight; None with fewer than 2 usable.
-    Fixed seed and restarts: the same vectors always give the same voices."""
+    Fixed seed and restarts (or given starting centroids): the same vectors always give the same voices."""
     from sklearn.cluster import KMeans
 
     use = np.flatnonzero(weights > 0)
     if len(use) < 2:
         return None
-    km = KMeans(n_clusters=2, n_init=10, random_state=seed).fit(vectors[use], sample_weight=weights[use])
+    if start is not None:
+        km = KMeans(n_clusters=2, init=start, n_init=1).fit(vectors[use], sample_weight=weights[use])
+    else:
+        km = KMeans(n_clusters=2, n_init=N_INIT, random_state=0).fit(vectors[use], sample_weight=weights[use])
     c = km.cluster_centers_ / np.linalg.norm(km.cluster_centers_, axis=1, keepdims=True).clip(1e-9)
     return c
 
 
-def _cut_time(seg: Segment, lo: float, hi: float) -> float | None:
-    """Where to cut seg between lo and hi: the middle of its widest word gap there (None: no gap)."""
-    best, at = -1.0, None
-    for w0, w1 in zip(seg.words, seg.words[1:]):
-        mid = (w0.end + w1.start) / 2
-        if lo - 0.15 <= mid <= hi + 0.15 and w1.start - w0.end > best:
-            best, at = w1.start - w0.end, mid
-    return at
+def _cut_time(seg: Segment, lo: float, hi: float, mel: Mel, c: np.ndarray, first: int) -> float | None:
+    """Where between lo and hi the voice changes from voice `first` to the other: of the word
+    boundaries there, the one whose REFINE_S before sounds most like the first voice and
+    REFINE_S after most like the other (a word gap there counts a little too). None: no boundary."""
+    cands = [((w0.end + w1.start) / 2, w1.start - w0.end) for w0, w1 in zip(seg.words, seg.words[1:])]
+    cands = [(t, g) for t, g in cands if lo - 0.15 <= t <= hi + 0.15]
+    if not cands:
+        return None
+    if len(cands) == 1:
+        return cands[0][0]
+    f = mel.frame
+    wins = [w for t, _ in cands for w in ((f(max(seg.start, t - REFINE_S)), f(t)), (f(t), f(min(seg.end, t + REFINE_S))))]
+    v = embed(mel, wins)
+    m = v @ c[0] - v @ c[1]
+    sign = 1 if first == 0 else -1
+    score = [sign * (m[2 * k] - m[2 * k + 1]) + GAP_WEIGHT * min(g, 0.3) for k, (_, g) in enumerate(cands)]
+    return cands[int(np.argmax(score))][0]
 
 
 def split_at(seg: Segment, t: float) -> tuple[Segment, Segment] | None:
@@ -89,7 +110,7 @@ def _piece_vector(vecs: np.ndarray, lens: np.ndarray) -> np.ndarray:
     return v / n if n > 0 else v
 
 
-def single_speaker_pieces(segments: list[Segment], mel: Mel) -> list[Piece]:
+def single_speaker_pieces(segments: list[Segment], mel: Mel) -> Pieces:
     """The segments cut at pauses and at voice changes, each with its d-vector."""
     stretches = [p for s in segments for p in split_on_pauses(s, PAUSE_S) if p.text]
     size, least = int(WINDOW_S / 0.01), int(MIN_WINDOW_S / 0.01)
@@ -102,7 +123,7 @@ def single_speaker_pieces(segments: list[Segment], mel: Mel) -> list[Piece]:
             wins.append(w)
             owner.append(k)
     if not wins:
-        return [Piece(s, np.zeros(256, np.float32), 0.0) for s in stretches]
+        return Pieces([Piece(s, np.zeros(256, np.float32), 0.0) for s in stretches], None)
     vecs = embed(mel, wins)
     lens = np.array([(b - a) * 0.01 for a, b in wins])
     owner = np.array(owner)
@@ -116,7 +137,7 @@ def single_speaker_pieces(segments: list[Segment], mel: Mel) -> list[Piece]:
             continue
         parts = [s]
         if centroids is not None and len(mine) >= 2 and len(s.words) >= 2:
-            parts = _split_on_voice(s, vecs[mine], [wins[i] for i in mine], centroids)
+            parts = _split_on_voice(s, vecs[mine], [wins[i] for i in mine], centroids, mel)
         if len(parts) == 1:
             out.append(Piece(s, _piece_vector(vecs[mine], lens[mine]), float(lens[mine].sum())))
         else:
@@ -133,10 +154,10 @@ def single_speaker_pieces(segments: list[Segment], mel: Mel) -> list[Piece]:
             m = np.flatnonzero(who == i)
             if len(m):
                 out[i] = replace(out[i], vector=_piece_vector(v2[m], l2[m]), seconds=float(l2[m].sum()))
-    return out
+    return Pieces(out, centroids)
 
 
-def _split_on_voice(seg: Segment, vecs: np.ndarray, wins: list[tuple[int, int]], c: np.ndarray) -> list[Segment]:
+def _split_on_voice(seg: Segment, vecs: np.ndarray, wins: list[tuple[int, int]], c: np.ndarray, mel: Mel) -> list[Segment]:
     """seg cut wherever its windows change voice with confidence (recursively, left to right)."""
     margin = vecs @ c[0] - vecs @ c[1]
     side = np.where(margin > CHANGE_MARGIN, 0, np.where(margin < -CHANGE_MARGIN, 1, -1))
@@ -145,7 +166,7 @@ def _split_on_voice(seg: Segment, vecs: np.ndarray, wins: list[tuple[int, int]],
         if side[j0] != side[j1]:
             lo = (wins[j0][0] + wins[j0][1]) / 2 * 0.01
             hi = (wins[j1][0] + wins[j1][1]) / 2 * 0.01
-            t = _cut_time(seg, lo, hi)
+            t = _cut_time(seg, lo, hi, mel, c, int(side[j0]))
             halves = split_at(seg, t if t is not None else wins[j1][0] * 0.01)
             if halves is None or min(h.end - h.start for h in halves) < MIN_SIDE_S:
                 continue
@@ -153,6 +174,6 @@ def _split_on_voice(seg: Segment, vecs: np.ndarray, wins: list[tuple[int, int]],
             rest = [j for j in range(len(wins)) if wins[j][0] * 0.01 >= right.start - 0.05]
             tail = [right]
             if len(rest) >= 2 and len(right.words) >= 2:
-                tail = _split_on_voice(right, vecs[rest], [wins[j] for j in rest], c)
+                tail = _split_on_voice(right, vecs[rest], [wins[j] for j in rest], c, mel)
             return [left, *tail]
     return [seg]

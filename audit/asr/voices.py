@@ -123,7 +123,7 @@ def call_mel(samples: np.ndarray, speech: list[tuple[float, float]]) -> Mel:
     return Mel(mel_frames(x * np.float32(gain)))
 
 
-def embed(mel: Mel, windows: list[tuple[int, int]], batch: int = 64) -> np.ndarray:
+def embed(mel: Mel, windows: list[tuple[int, int]], batch: int = 256) -> np.ndarray:
     """One d-vector (unit length) per window of mel frames [a, b); rows of zeros for empty windows.
 
     Windows of different lengths go through the LSTM packed, so each one's vector is the
