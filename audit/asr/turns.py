@@ -75,6 +75,15 @@ def two_voices(vectors: np.ndarray, weights: np.ndarray, start: np.ndarray | Non
     return c
 
 
+def k_voices(vectors: np.ndarray, weights: np.ndarray, k: int) -> np.ndarray:
+    """Unit centroids of k-means with k clusters (fixed seed, N_INIT restarts), over the weighted vectors."""
+    from sklearn.cluster import KMeans
+
+    use = np.flatnonzero(weights > 0)
+    km = KMeans(n_clusters=k, n_init=N_INIT, random_state=0).fit(vectors[use], sample_weight=weights[use])
+    return km.cluster_centers_ / np.linalg.norm(km.cluster_centers_, axis=1, keepdims=True).clip(1e-9)
+
+
 def _cut_time(seg: Segment, lo: float, hi: float, mel: Mel, c: np.ndarray, first: int) -> float | None:
     """Where between lo and hi the voice changes from voice `first` to the other: of the word
     boundaries there, the one whose REFINE_S before sounds most like the first voice and
