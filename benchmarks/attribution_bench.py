@@ -8,7 +8,7 @@ every stereo call mixed to one channel ((agent + customer) / 2), which gives man
 voices to measure on than the mono calls alone (and their truth is exact). Per call:
 
 - accuracy: the share of transcribed characters given to the right speaker (each word's
-  midpoint against the truth turns; words in no turn are not counted);
+  midpoint against the truth turns; words in no turn, and punctuation, are not counted);
 - confidence: what attribution says of itself (audit/asr/diarize.py), with its parts;
 - agent and customer CER as attributed, and the CER over both speakers together (all
   the call's text in time order against all the truth's): the words heard, whoever said
@@ -44,7 +44,7 @@ sys.path.insert(0, str(REPO))
 
 from audit.asr.audio import decode  # noqa: E402
 from audit.asr.diarize import attribute  # noqa: E402
-from audit.asr.metrics import char_errors  # noqa: E402
+from audit.asr.metrics import char_errors, normalize_for_cer  # noqa: E402
 from audit.asr.model import cache_dir  # noqa: E402
 from audit.asr.refill import refill  # noqa: E402
 from audit.run.pipeline import transcribe_options  # noqa: E402
@@ -90,7 +90,9 @@ def accuracy(pieces, timeline) -> tuple[int, int]:
             want = truth_speaker(timeline, (w.start + w.end) / 2)
             if want is None:
                 continue
-            k = max(1, len(w.text.strip()))
+            k = len(normalize_for_cer(w.text))  # characters, as CER counts them (no punctuation: "》 》" is none)
+            if not k:
+                continue
             n += k
             ok += k * (want == s.speaker)
     return ok, n
@@ -114,7 +116,7 @@ def true_speakers(pieces, timeline):
         votes = {"agent": 0, "customer": 0}
         for w in p.words or ():
             if (who := truth_speaker(timeline, (w.start + w.end) / 2)) is not None:
-                votes[who] += max(1, len(w.text.strip()))
+                votes[who] += len(normalize_for_cer(w.text))
         out.append(replace(p, speaker=max(votes, key=votes.get)))
     return out
 
