@@ -187,7 +187,9 @@ def report(results: list[dict]) -> str:
     everything = [r for res in results for r in res["calls"]]
     lines = ["| set | calls | accuracy (mean) | calls < 0.9 | of them confidence >= 0.7 | agent CER within 0.03 of both | "
              "CER agent / customer / both | attribution s per audio min |", "|---|---|---|---|---|---|---|---|"]
-    for name, rows in [(res["set"], res["calls"]) for res in results] + [("all", everything)]:
+    groups = [(res["set"], res["calls"]) for res in results] + [("all", everything)]
+    groups += [(f"{name}, mono calls only", [r for r in rows if r["layout"] == "mono"]) for name, rows in groups]
+    for name, rows in groups:
         s = summary(rows)
         if not s["calls"]:
             continue
