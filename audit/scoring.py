@@ -60,7 +60,8 @@ def score_call(
     confidence: ConfidenceOptions = ConfidenceOptions(), episode_gap: float = DEFAULT_GAP,
 ) -> CallScore:
     topic = classify_topic(pack, transcript.segments, topic_hint)
-    view = CallView(call_id, transcript.segments, measures, topic, transcript.layout, transcript.attribution_confidence, confidence)
+    view = CallView(call_id, transcript.segments, measures, topic, transcript.layout, transcript.attribution_confidence, confidence,
+                    transcript.attribution_note)
     flags = one_per_moment(episodes(apply_rules(pack, view), episode_gap))
     dims = dimension_scores(flags, pack, measures.mean_logprob)
     long_call = long_call_breakdown(transcript, measures, flags, topic) if measures.duration > LONG_CALL_S else None

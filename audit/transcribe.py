@@ -4,7 +4,8 @@ Engines sit behind one small interface and are loaded only when asked for:
 `faster-whisper` (default; CTranslate2, int8 on CPU) and `openai-whisper` (PyTorch,
 from a checkpoint converted from the same weights by `callaudit model convert`).
 Stereo recordings are transcribed per channel (the channel says who speaks); mono
-recordings once, then attributed to agent/customer by `audit.asr.diarize`.
+recordings once, then cut into single-speaker pieces and attributed to agent/customer by
+voice and wording (`audit.asr.turns`, `audit.asr.diarize`).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class TranscribeOptions:
 
 
 # Bump when post-processing changes, so cached transcripts are redone.
-TRANSCRIPT_VERSION = 14  # 14: mono attribution hears garbled agent set phrases (diarize.AGENT_SOUNDS)
+TRANSCRIPT_VERSION = 15  # 15: mono speakers by voice (GE2E d-vectors, audit/asr/voices.py + turns.py), attribution_note; vocabulary sound matching reads digits as said
 
 
 class Engine(Protocol):
@@ -303,16 +304,16 @@ def transcribe_audio(audio: Audio, options: TranscribeOptions, engine: Engine | 
             segs += [replace(s, speaker=role) for s in heard]
         segs = correct_segments(segs, options)
         segs.sort(key=lambda s: (s.start, s.end))
-        layout, confidence = "stereo", None
+        layout, confidence, note = "stereo", None, ""
     else:
-        from audit.asr.diarize import attribute_speakers
+        from audit.asr.diarize import attribute
 
         # Sequential decoding: batched chunks carry no inner timestamps, and the turn
         # changes in a mono mix are found from those.
         channel = np.ascontiguousarray(audio.channels[0])
         segs = _refilled(engine, channel, clean_segments(engine.run(channel, batched=False), options), options)
-        segs, confidence = attribute_speakers(audio.channels[0], audio.sample_rate, segs)
-        segs = correct_segments(segs, options)
+        attributed = attribute(channel, audio.sample_rate, segs)
+        segs, confidence, note = correct_segments(attributed.segments, options), attributed.confidence, attributed.note
         layout = "mono"
     return Transcript(
         segments=tuple(segs),
@@ -323,6 +324,7 @@ def transcribe_audio(audio: Audio, options: TranscribeOptions, engine: Engine | 
         options={k: v for k, v in asdict(options).items() if k not in ("model",)},
         audio_sha256=audio.sha256,
         attribution_confidence=confidence,
+        attribution_note=note,
     )
 
 

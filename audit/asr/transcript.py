@@ -42,6 +42,7 @@ class Transcript:
     options: dict = field(default_factory=dict)
     audio_sha256: str = ""
     attribution_confidence: float | None = None  # mono only: how sure the agent/customer split is (0-1)
+    attribution_note: str = ""  # mono only: why that confidence is low (for the reviewer), "" when sure
 
     @property
     def speech_time(self) -> dict[str, float]:

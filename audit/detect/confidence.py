@@ -28,7 +28,7 @@ class ConfidenceOptions:
     approx_sound_unsure: float = 0.65  # ...or this alike where ASR was unsure of those very characters
     unsure_word: float = 0.6  # word probability below which ASR counts as unsure
     mono_level_margin: float = 2.0  # mono mixes: loudness flags count only this far above db_above (dB); below, review-only
-    min_attribution: float = 0.5  # mono calls: speaker-dependent flags are review-only below this attribution confidence
+    min_attribution: float = 0.7  # mono calls: speaker-dependent flags are review-only below this attribution confidence (calibrated on mixed-down stereo calls: benchmarks/results/mono-2026-12-02.md)
     similar_margin: float = 0.04  # a similar-sentence hit within this of the rule's threshold is review-only
     max_unheard: float = 1.0  # an absence flag whose window holds this much speech (s) that ASR wrote nothing for is review-only...
     max_unheard_share: float = 0.15  # ...and at least this share of the window's speech (long windows)

@@ -52,6 +52,7 @@ class CallView:
     layout: str = "stereo"
     attribution_confidence: float | None = None  # mono: how sure the agent/customer split is
     confidence: ConfidenceOptions = ConfidenceOptions()
+    attribution_note: str = ""  # mono: why the split is unsure (audit/asr/diarize.py)
 
 
 def _speaker_segments(view: CallView, speaker: str) -> list[Segment]:
@@ -426,8 +427,9 @@ def apply_rules(pack: RulePack, view: CallView) -> list[Flag]:
             if unsure and rule.speaker != "any" and rule.type != "hold":
                 # who said it is a guess on this mono call: a reviewer decides
                 conf = view.attribution_confidence or 0.0
+                why = f"{conf:.2f}: {view.attribution_note}" if view.attribution_note else f"{conf:.2f}"
                 found = [replace(f, review_only=True, confidence=round(f.confidence * conf, 3),
-                                 evidence=f"{f.evidence}; 单声道说话人区分不确定({conf:.2f})"[:300])
+                                 evidence=f"{f.evidence}; 单声道说话人区分不确定({why})"[:300])
                          for f in found]
             flags += found
     # one flag per key: overlapping evidence from one rule at the same second is one finding;

@@ -218,7 +218,8 @@ def _measure_rows(m: dict, body: dict) -> list[tuple[str, str]]:
     if m.get("mean_logprob"):
         rows.append(("识别把握 (平均对数概率)", f"{m['mean_logprob']:.2f}"))
     if body.get("attribution_confidence") is not None and m.get("layout") == "mono":
-        rows.append(("单声道说话人区分置信度", f"{body['attribution_confidence']:.2f}"))
+        note = f" ({body['attribution_note']})" if body.get("attribution_note") else ""
+        rows.append(("单声道说话人区分置信度", f"{body['attribution_confidence']:.2f}{note}"))
     rows += [("备注", n) for n in m.get("notes", [])]
     return rows
 

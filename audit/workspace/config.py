@@ -123,7 +123,7 @@ episode_gap = 10.0               # hits of one rule this many seconds apart or c
 [scoring.confidence]
 min_asr = 0.5                    # absence flag: ASR's mean word probability in the window below this
 approx_sound = 0.75              # absence flag: the element heard nearly (graded pinyin) at least this alike
-min_attribution = 0.5            # mono call: speaker-dependent flags when the speaker split is less sure
+min_attribution = 0.7            # mono call: speaker-dependent flags review-only below this (calibrated: no call under 0.9 accuracy reaches 0.7)
 max_unheard = 1.0                # absence flag: seconds of speech in the window ASR wrote nothing for
 mono_level_margin = 2.0          # mono call: loudness flags need this many dB more to count
 

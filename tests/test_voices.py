@@ -1,0 +1,98 @@
+"""Speakers of a mono mix told apart by voice: the encoder's front end, speaker changes inside
+a segment, and a call whose two speakers cannot be told apart. No Whisper: the transcripts
+are built from the demo call's truth timeline (a word every 0.25 s)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from audit.asr.audio import decode
+from audit.asr.diarize import attribute
+from audit.asr.transcript import AGENT, CUSTOMER, Segment, Word
+from audit.asr.turns import single_speaker_pieces
+from audit.asr.voices import call_mel, encoder, mel_filters, mel_frames
+from audit.detect.confidence import ConfidenceOptions
+from audit.detect.flags import CallView, apply_rules
+from audit.detect.acoustic import measures_from_segments
+from audit.detect.rules import DEFAULT_RULES_DIR, load_pack
+from tests.conftest import DEMO
+
+SR = 16000
+
+
+@pytest.fixture(scope="module")
+def dev01():
+    audio = decode(DEMO / "recordings" / "dev01.mp3")
+    truth = json.loads((DEMO / "truth.json").read_text(encoding="utf-8"))
+    return audio, next(c for c in truth if c["id"] == "dev01")
+
+
+def _segment(start: float, end: float, text: str) -> Segment:
+    n = max(2, int((end - start) / 0.25))
+    edges = np.linspace(start, end, n + 1)
+    chars = list(text) or ["嗯"]
+    words = tuple(Word(float(a), float(b), chars[i % len(chars)], 0.9) for i, (a, b) in enumerate(zip(edges, edges[1:])))
+    return Segment("", start, end, "".join(w.text for w in words), -0.2, 0.0, words)
+
+
+def _clip(audio, channel: int, start: float, seconds: float) -> np.ndarray:
+    a = int(start * SR)
+    return np.asarray(audio.channels[channel][a: a + int(seconds * SR)], dtype=np.float32)
+
+
+def test_the_mel_front_end_is_the_encoders_own(dev01):
+    """voices.mel_frames computes without librosa what resemblyzer.audio feeds the encoder."""
+    import librosa
+    from resemblyzer.audio import wav_to_mel_spectrogram
+
+    x = _clip(dev01[0], 0, 1.2, 3.0)
+    assert np.allclose(mel_frames(x), wav_to_mel_spectrogram(x), rtol=1e-4, atol=1e-7)
+    assert np.allclose(mel_filters(), librosa.filters.mel(sr=SR, n_fft=400, n_mels=40), atol=1e-8)
+    assert encoder() is encoder()  # loaded once per process
+
+
+def test_a_change_of_voice_inside_one_segment_is_cut_there(dev01):
+    """Two real voices back to back with no pause (one ASR segment running across the change
+    at 6.0 s), then a turn of each: the segment is cut within 0.3 s of the change."""
+    audio, _ = dev01
+    gap = np.zeros(int(0.5 * SR), np.float32)
+    signal = np.concatenate([_clip(audio, 0, 1.2, 6.0), _clip(audio, 1, 9.7, 6.0), gap,
+                             _clip(audio, 0, 17.06, 6.0), gap, _clip(audio, 1, 25.04, 6.0)])
+    segs = [_segment(0.0, 12.0, "您好国家电网客服我们家突然停电了"), _segment(12.5, 18.5, "好的请问您的详细地址"),
+            _segment(19.0, 25.0, "地址是城南区春晖路")]
+    pieces = single_speaker_pieces(segs, call_mel(signal, [(s.start, s.end) for s in segs]))
+    first = [p.segment for p in pieces.pieces if p.segment.start < 12.0]
+    assert len(first) == 2, [(p.start, p.end) for p in first]
+    assert abs(first[0].end - 6.0) <= 0.3 and abs(first[1].start - 6.0) <= 0.3
+    att = attribute(signal, SR, segs)
+    by_time = {round(s.start): s.speaker for s in att.segments}
+    assert by_time[0] == AGENT and by_time[round(first[1].start)] == CUSTOMER
+    assert by_time[12] == AGENT and by_time[19] == CUSTOMER
+    assert att.confidence is not None
+
+
+def test_one_voice_for_both_speakers_is_low_confidence_and_its_speaker_flags_review_only(dev01):
+    """The agent's voice says both sides' lines (the truth's wording, agent and caller
+    alternating): nothing in the voice tells the speakers apart, so the confidence stays under
+    the configured threshold and every speaker-dependent flag is review-only, saying why."""
+    audio, call = dev01
+    pieces, segs, t = [], [], 0.0
+    agent_turns = [x for x in call["timeline"] if x["spk"] == "A"]
+    for i, turn in enumerate(call["timeline"]):
+        src = agent_turns[i % len(agent_turns)]
+        seconds = min(src["end"] - src["start"], 5.0)
+        pieces += [_clip(audio, 0, src["start"], seconds), np.zeros(int(0.6 * SR), np.float32)]
+        segs.append(_segment(t, t + seconds, turn["text"]))
+        t += seconds + 0.6
+    signal = np.concatenate(pieces)
+    att = attribute(signal, SR, segs)
+    threshold = ConfidenceOptions().min_attribution
+    assert att.confidence is not None and att.confidence < threshold
+    assert att.note  # the reason, for the workbook and the review page
+    pack = load_pack(DEFAULT_RULES_DIR)
+    view = CallView("c", tuple(att.segments), measures_from_segments(list(att.segments), layout="mono"), layout="mono",
+                    attribution_confidence=att.confidence, attribution_note=att.note)
+    flags = [f for f in apply_rules(pack, view) if f.speaker in (AGENT, CUSTOMER)]
+    assert flags and all(f.review_only for f in flags)
+    assert all(att.note in f.evidence for f in flags if f.rule_id)
