@@ -591,10 +591,12 @@ def review_history_cmd(flag: str, config_path: Path | None, as_json: bool) -> No
 @json_option
 @_fail_cleanly
 def review_import(workbook: Path, config_path: Path | None, as_json: bool) -> None:
-    """Read 复核 (确认/驳回/典型案例), 跟进 (已后补/已回访/无需跟进) and 备注 from WORKBOOK.
+    """Read 复核 (确认/驳回/典型案例), 复核人, 跟进 (已后补/已回访/无需跟进) and 备注 from WORKBOOK.
 
     Dismissed flags stop counting in later reports; confirmed/dismissed counts give
     each rule's precision (sheet 规则精度). Empty cells leave earlier reviews as they are.
+    Once the workspace has accounts, a new 复核 needs a 复核人 naming an account whose
+    role may decide; rows naming anyone else are refused and listed.
     """
     from audit.reports.reviews import import_reviews
 
@@ -631,7 +633,7 @@ def users() -> None:
 
 def _password(password_stdin: bool) -> str:
     if password_stdin:
-        line = click.get_text_stream("stdin").readline()
+        line = sys.stdin.readline()
         return line.rstrip("\r\n")
     return click.prompt("Password", hide_input=True, confirmation_prompt="Repeat the password")
 
@@ -730,7 +732,9 @@ def serve(config_path: Path | None, host: str, port: int, token: str | None) -> 
     callaudit serve --host 0.0.0.0 --token "$(openssl rand -hex 16)"   # for the team; token required
 
     Decisions go through the same review flow as `callaudit review` and show in the
-    next workbook. Nothing is loaded from the internet; Ctrl-C stops it.
+    next workbook. Once accounts exist (`callaudit users add`), or beyond localhost,
+    everyone signs in and their role decides what they may do; the token stays an
+    outer gate. Nothing is loaded from the internet; Ctrl-C stops it.
     """
     from urllib.parse import quote
 

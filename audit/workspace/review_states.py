@@ -51,6 +51,10 @@ class ReviewConflict(ReviewError):
                          "nothing was written, look again and decide")
 
 
+_STEP = {"confirm": "confirm a flag", "dismiss": "dismiss a flag", "case": "mark a typical case", "appeal": "appeal",
+         "upheld": "settle an appeal", "overturned": "settle an appeal"}
+
+
 class ReviewForbidden(ReviewError):
     """The account's role may not take this step on this flag (nothing was written)."""
 
@@ -60,8 +64,9 @@ def authorize(flag_key: str, action: str, role: str, agent_id: str | None, team:
     """Refuse (ReviewForbidden) what this role may not do to this flag: the rule of who does what,
     applied by the store on every transition of a signed-in account."""
     if action not in ROLE_ACTIONS.get(role, ()):
-        raise ReviewForbidden(f"flag {flag_key}: a {role} account may not {action} "
-                              f"(a {role} may: {', '.join(ROLE_ACTIONS.get(role, ())) or 'no review step'})")
+        article = "an" if role[:1] in "aeiou" else "a"
+        raise ReviewForbidden(f"flag {flag_key}: {article} {role} account may not {_STEP.get(action, action)} "
+                              f"({article} {role} may: {', '.join(ROLE_ACTIONS.get(role, ())) or 'no review step'})")
     if role == "agent" and (not agent_id or str(call_agent_id) != str(agent_id)):
         raise ReviewForbidden(f"flag {flag_key}: an agent may appeal only flags on their own calls")
     if role == "lead" and action in RESOLUTIONS and team and call_team != team:
