@@ -123,6 +123,10 @@ def test_single_user_on_loopback_until_accounts_exist_then_anonymous_requests_ar
     assert anonymous.get("/nowhere").status_code == 401
     assert anonymous.post(f"/flags/{key}/review", data={"action": "dismiss", "by": "x", "reason": "y"}).status_code == 401
     assert client.get("/queue").status_code == 303  # the single-user page ends with the first account
+    with Store(web_ws / "callaudit.db") as store:
+        for a in accounts.list_accounts(store):
+            accounts.set_disabled(store, a.name)
+    assert client.get("/queue").status_code == 303  # and does not come back when every account is disabled
     assert db(web_ws).execute("SELECT COUNT(*) FROM review_events").fetchone()[0] == 0
     page = anonymous.get("/signin")
     assert page.status_code == 200 and 'name="password"' in page.get_data(as_text=True)
@@ -206,7 +210,6 @@ def test_sign_in_is_throttled_per_name_and_address_and_says_nothing_of_the_name(
     client = app.test_client()
     wrong = attempt(client, "王质检", "not-the-password", **here)
     unknown = attempt(client, "无此人", "not-the-password", **here)
-    disabled = None
     assert wrong[0] == unknown[0] == 401 and wrong[1] == unknown[1] and accounts.REFUSED in wrong[1]
     with Store(web_ws / "callaudit.db") as store:
         accounts.set_disabled(store, "钱七")

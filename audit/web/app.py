@@ -181,11 +181,11 @@ def create_app(config: Config, token: str | None = None, host: str = "127.0.0.1"
     @app.route("/signin", methods=["GET", "POST"])
     def signin():
         if g.single_user:
-            return render_template("signin.html", refused=None, name="")
+            return render_template("signin.html", refused=None)
         if g.account is not None and request.method == "GET":
             return redirect(home_url())
         if request.method == "GET":
-            return render_template("signin.html", refused=None, name="")
+            return render_template("signin.html", refused=None)
         name, password = request.form.get("name", "").strip(), request.form.get("password", "")
         st, address = store(), request.remote_addr or ""
         try:
@@ -194,7 +194,7 @@ def create_app(config: Config, token: str | None = None, host: str = "127.0.0.1"
             known = accounts.find(st, name)  # the log names only real accounts: never what was typed (a password?)
             log.warning("review page: sign-in refused from %s%s%s", address, f" as {known.name}" if known else "",
                         " (throttled)" if exc.retry_after else "")
-            resp = app.make_response((render_template("signin.html", refused=str(exc), name=name),
+            resp = app.make_response((render_template("signin.html", refused=str(exc)),
                                       429 if exc.retry_after else 401))
             if exc.retry_after:
                 resp.headers["Retry-After"] = str(exc.retry_after)

@@ -132,7 +132,8 @@ def set_disabled(store: Store, name: str, disabled: bool = True) -> Account:
 
 
 def accounts_exist(store: Store) -> bool:
-    """Whether anyone can sign in: from then on the review page requires it."""
+    """Whether any account was ever made: from then on the review page requires sign-in (disabling
+    every account does not bring back the single-user page)."""
     return store.count_accounts() > 0
 
 

@@ -627,8 +627,8 @@ class Store:
         return row[0] if row else None
 
     def count_accounts(self) -> int:
-        """Accounts that may sign in (not disabled)."""
-        return int(self.db.execute("SELECT COUNT(*) FROM accounts WHERE disabled = 0").fetchone()[0])
+        """Accounts, disabled ones included."""
+        return int(self.db.execute("SELECT COUNT(*) FROM accounts").fetchone()[0])
 
     def update_account(self, account_id: int, *, password_hash: str | None = None, disabled: bool | None = None) -> None:
         if password_hash is not None:
