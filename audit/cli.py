@@ -470,6 +470,11 @@ def review() -> None:
     confirmed -> appealed by the agent; appealed -> upheld | overturned by a lead.
     Every step keeps who, when and why. Reports show the final score: a dismissed
     flag, or one overturned on appeal, costs nothing.
+
+    These commands are the trusted local admin path: whoever can run callaudit on the
+    workspace may take any step, and `--by` is recorded as given (role "local"). On the
+    review page people sign in, and their account's role decides what they may do
+    (`callaudit users`).
     """
 
 
@@ -544,7 +549,7 @@ def review_queue_cmd(config_path: Path | None, day, week: str | None, limit: int
 @review.command("decide")
 @click.argument("flag")
 @click.argument("decision", type=click.Choice(["confirm", "dismiss", "case"]))
-@click.option("--by", required=True, help="Who decides (recorded).")
+@click.option("--by", required=True, help="Who decides (recorded as given: the CLI is the trusted local path).")
 @click.option("--reason", default="", help="Why (recorded).")
 @click.option("--to-bank", is_flag=True,
               help="Also send the flagged sentence to the sentence bank: dismissed = a hard negative, confirmed or case = a positive.")
@@ -581,7 +586,7 @@ def review_missed(call_id: str, at: float, concept: str, by: str, config_path: P
 
 @review.command("appeal")
 @click.argument("flag")
-@click.option("--by", required=True, help="The agent appealing (recorded).")
+@click.option("--by", required=True, help="The agent appealing (recorded as given: the CLI is the trusted local path).")
 @click.option("--reason", required=True, help="Why the flag is wrong (recorded).")
 @config_option
 @json_option
@@ -594,7 +599,7 @@ def review_appeal(flag: str, by: str, reason: str, config_path: Path | None, as_
 @review.command("resolve")
 @click.argument("flag")
 @click.argument("outcome", type=click.Choice(["upheld", "overturned"]))
-@click.option("--by", required=True, help="The lead settling the appeal (recorded).")
+@click.option("--by", required=True, help="The lead settling the appeal (recorded as given: the CLI is the trusted local path).")
 @click.option("--reason", default="", help="Why (recorded).")
 @config_option
 @json_option
@@ -629,10 +634,12 @@ def review_history_cmd(flag: str, config_path: Path | None, as_json: bool) -> No
 @json_option
 @_fail_cleanly
 def review_import(workbook: Path, config_path: Path | None, as_json: bool) -> None:
-    """Read 复核 (确认/驳回/典型案例), 跟进 (已后补/已回访/无需跟进) and 备注 from WORKBOOK.
+    """Read 复核 (确认/驳回/典型案例), 复核人, 跟进 (已后补/已回访/无需跟进) and 备注 from WORKBOOK.
 
     Dismissed flags stop counting in later reports; confirmed/dismissed counts give
     each rule's precision (sheet 规则精度). Empty cells leave earlier reviews as they are.
+    Once the workspace has accounts, a new 复核 needs a 复核人 naming an account whose
+    role may decide; rows naming anyone else are refused and listed.
     """
     from audit.reports.reviews import import_reviews
 
@@ -643,6 +650,113 @@ def review_import(workbook: Path, config_path: Path | None, as_json: bool) -> No
     click.echo(f"{res.updated} reviews imported" + (f", {len(res.skipped)} rows skipped" if res.skipped else ""))
     for s in res.skipped:
         click.echo(f"  ! {s}")
+
+
+@cli.group()
+def users() -> None:
+    """Accounts for the review page: who signs in, with which role.
+
+    \b
+    reviewer  质检员: confirm, dismiss, mark typical cases
+    lead      质检主管/座席主管: also settle appeals (--team: only that team's)
+    agent     座席: sees only their own calls, flags and scores; appeals their confirmed flags (--agent-id)
+    admin     管理员: accounts
+
+    \b
+      callaudit users add 王组长 --role reviewer
+      callaudit users add 李主管 --role lead --team 一班
+      callaudit users add 张三 --role agent --agent-id 1002
+
+    Once an account exists the review page asks everyone to sign in. Passwords are asked
+    for at a prompt (or read from stdin with --password-stdin), never taken as an argument,
+    and are stored only as Argon2id hashes. These commands, like `callaudit review`, are the
+    trusted local admin path: whoever can run them on the workspace manages its accounts.
+    """
+
+
+def _password(password_stdin: bool) -> str:
+    if password_stdin:
+        line = sys.stdin.readline()
+        return line.rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt="Repeat the password")
+
+
+def _account_line(a) -> str:
+    extra = "".join(f" {k} {v}" for k, v in (("agent", a.agent_id), ("team", a.team)) if v)
+    return f"{a.name}: {a.role}{extra}" + (" (disabled)" if a.disabled else "")
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(["reviewer", "lead", "agent", "admin"]), help="What the account may do.")
+@click.option("--agent-id", default=None, help="For an agent: the 工号 whose calls are theirs (required).")
+@click.option("--team", default=None, help="班组; a lead with a team settles only that team's appeals.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin (no prompt).")
+@config_option
+@_fail_cleanly
+def users_add(name: str, role: str, agent_id: str | None, team: str | None, password_stdin: bool, config_path: Path | None) -> None:
+    """Add the account NAME (its password is asked for)."""
+    from audit.workspace import accounts
+    from audit.workspace.store import Store
+
+    config = _load(config_path)
+    with Store(config.database) as store:
+        if accounts.find(store, name) is not None:  # before asking for a password
+            raise AuditError(f"an account named {name.strip()!r} exists already")
+        account = accounts.add_account(store, name, role, _password(password_stdin), agent_id, team)
+    click.echo(f"added {_account_line(account)}")
+
+
+@users.command("list")
+@config_option
+@json_option
+@_fail_cleanly
+def users_list(config_path: Path | None, as_json: bool) -> None:
+    """Every account: name, role, agent id, team, disabled (never a password or its hash)."""
+    from audit.workspace import accounts
+    from audit.workspace.store import Store
+
+    with Store(_load(config_path).database) as store:
+        found = accounts.list_accounts(store)
+    if as_json:
+        echo_json([a.to_dict() for a in found])
+        return
+    for a in found:
+        click.echo(_account_line(a))
+    click.echo(f"{len(found)} accounts" + ("" if found else ": the review page works for one user on this machine only "
+                                                             "until one is added (callaudit users add NAME --role reviewer)"))
+
+
+@users.command("passwd")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from the first line of stdin (no prompt).")
+@config_option
+@_fail_cleanly
+def users_passwd(name: str, password_stdin: bool, config_path: Path | None) -> None:
+    """Set a new password for NAME; its open sessions end."""
+    from audit.workspace import accounts
+    from audit.workspace.store import Store
+
+    with Store(_load(config_path).database) as store:
+        if accounts.find(store, name) is None:
+            raise AuditError(f"no account named {name!r} (callaudit users list)")
+        accounts.set_password(store, name, _password(password_stdin))
+    click.echo(f"{name}: password changed, sessions ended")
+
+
+@users.command("disable")
+@click.argument("name")
+@click.option("--enable", is_flag=True, help="Enable the account again instead.")
+@config_option
+@_fail_cleanly
+def users_disable(name: str, enable: bool, config_path: Path | None) -> None:
+    """Disable NAME: it can no longer sign in and its sessions end (its decisions stay in the history)."""
+    from audit.workspace import accounts
+    from audit.workspace.store import Store
+
+    with Store(_load(config_path).database) as store:
+        account = accounts.set_disabled(store, name, not enable)
+    click.echo(_account_line(account))
 
 
 @cli.command()
@@ -661,7 +775,9 @@ def serve(config_path: Path | None, host: str, port: int, token: str | None) -> 
     callaudit serve --host 0.0.0.0 --token "$(openssl rand -hex 16)"   # for the team; token required
 
     Decisions go through the same review flow as `callaudit review` and show in the
-    next workbook. Nothing is loaded from the internet; Ctrl-C stops it.
+    next workbook. Once accounts exist (`callaudit users add`), or beyond localhost,
+    everyone signs in and their role decides what they may do; the token stays an
+    outer gate. Nothing is loaded from the internet; Ctrl-C stops it.
     """
     from urllib.parse import quote
 

@@ -143,3 +143,109 @@ def test_review_in_the_browser(server, browser, tmp_path):
     # the week's score changed
     browser.get(f"{base}/agents/{agent}")
     assert float(browser.find_element(By.ID, "agent-total").text) > week_total_before
+
+
+def _sign_in(driver, base, name, password):
+    from selenium.webdriver.common.by import By
+
+    driver.delete_all_cookies()
+    driver.get(f"{base}/signin")
+    driver.find_element(By.NAME, "name").send_keys(name)
+    driver.find_element(By.NAME, "password").send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "form.signin button[type=submit]").click()
+    wait_for(driver, lambda d: d.find_elements(By.ID, "signed-in-as"), what=f"{name} signed in")
+    assert driver.find_element(By.ID, "signed-in-as").text.startswith(name)
+
+
+def _sign_out(driver):
+    from selenium.webdriver.common.by import By
+
+    driver.find_element(By.CSS_SELECTOR, "button.signout").click()
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "form.signin"), what="the sign-in page")
+
+
+def test_appeal_by_people_and_roles_in_the_browser(server, browser):
+    """A reviewer confirms; the agent signs in, sees only their calls and appeals; a reviewer cannot
+    settle it (no button, and a forged one is refused); a lead settles it; the history names all three."""
+    from selenium.webdriver.common.by import By
+
+    from audit.workspace import accounts
+    from audit.workspace.store import Store
+
+    base, ws = server
+    db = sqlite3.connect(ws / "callaudit.db")
+    key, call_id, agent, team = db.execute(
+        """SELECT f.flag_key, f.call_id, c.agent_id, c.team FROM flags f JOIN calls c USING (call_id)
+           WHERE f.review_only = 0 ORDER BY f.call_id, f.start LIMIT 1""").fetchone()
+    mine = {r[0] for r in db.execute("SELECT call_id FROM calls WHERE agent_id = ?", (agent,))}
+    with Store(ws / "callaudit.db") as store:
+        accounts.add_account(store, "王质检", "reviewer", "reviewer-pass-1")
+        accounts.add_account(store, "李主管", "lead", "lead-pass-22", team=team)
+        accounts.add_account(store, "座席甲", "agent", "agent-pass-333", agent_id=agent)
+
+    # anonymous: the sign-in page, nothing else
+    browser.get(f"{base}/queue")
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "form.signin"), what="the sign-in page")
+
+    # the reviewer confirms the flag
+    _sign_in(browser, base, "王质检", "reviewer-pass-1")
+    browser.get(f"{base}/calls/{call_id}")
+    card = browser.find_element(By.ID, f"flag-{key}")
+    assert not card.find_elements(By.NAME, "by")  # who decides is the account, not a typed name
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", card)
+    card.find_element(By.CSS_SELECTOR, 'button[value="confirm"]').click()
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".notice.ok"), what="the confirmation")
+    _sign_out(browser)
+
+    # the agent lands on their own week, sees only their calls, appeals the confirmed flag
+    _sign_in(browser, base, "座席甲", "agent-pass-333")
+    assert browser.current_url.rstrip("/").endswith(f"/agents/{agent}")
+    assert browser.find_element(By.ID, "agent-total").text
+    shown = {a.get_attribute("href").split("/calls/")[1].split("#")[0]
+             for a in browser.find_elements(By.CSS_SELECTOR, 'a[href*="/calls/"]')}
+    assert shown and shown <= mine
+    other = db.execute("SELECT call_id FROM calls WHERE agent_id != ? LIMIT 1", (agent,)).fetchone()[0]
+    browser.get(f"{base}/calls/{other}")
+    assert "404" in browser.find_element(By.TAG_NAME, "h1").text
+    browser.get(f"{base}/agents/{agent}")
+    row = browser.find_element(By.ID, f"flag-{key}").find_element(By.XPATH, "..")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", row)
+    row.find_element(By.NAME, "reason").send_keys("客户已先挂断，不是我没说结束语")
+    row.find_element(By.CSS_SELECTOR, 'button[value="appeal"]').click()
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".notice.ok"), what="the appeal")
+    assert db.execute("SELECT state FROM reviews WHERE flag_key = ?", (key,)).fetchone()[0] == "appealed"
+    _sign_out(browser)
+
+    # the reviewer is offered no settling; a forged button is refused by the server
+    _sign_in(browser, base, "王质检", "reviewer-pass-1")
+    browser.get(f"{base}/calls/{call_id}")
+    card = browser.find_element(By.ID, f"flag-{key}")
+    assert card.find_element(By.CSS_SELECTOR, ".state").get_attribute("data-state") == "appealed"
+    assert not card.find_elements(By.CSS_SELECTOR, 'button[value="upheld"], button[value="overturned"]')
+    form_html = browser.execute_script(
+        """const card = arguments[0]; const f = document.createElement('form'); f.method = 'post';
+           f.action = '/flags/' + card.dataset.flag + '/review';
+           f.innerHTML = '<input name="csrf_token"><input name="action" value="upheld"><input name="reason" value="伪造">';
+           f.querySelector('[name=csrf_token]').value = document.querySelector('input[name=csrf_token]').value;
+           document.body.appendChild(f); f.submit(); return f.getAttribute('action');""", card)
+    assert key in form_html
+    wait_for(browser, lambda d: "403" in d.find_element(By.TAG_NAME, "h1").text, what="the refusal")
+    assert db.execute("SELECT state FROM reviews WHERE flag_key = ?", (key,)).fetchone()[0] == "appealed"
+    browser.get(f"{base}/calls/{call_id}")
+    _sign_out(browser)
+
+    # the lead settles it
+    _sign_in(browser, base, "李主管", "lead-pass-22")
+    browser.get(f"{base}/calls/{call_id}")
+    card = browser.find_element(By.ID, f"flag-{key}")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", card)
+    card.find_element(By.NAME, "reason").send_keys("录音末尾客户已挂断")
+    card.find_element(By.CSS_SELECTOR, 'button[value="overturned"]').click()
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".notice.ok"), what="the settlement")
+    card = browser.find_element(By.ID, f"flag-{key}")
+    assert card.find_element(By.CSS_SELECTOR, ".state").get_attribute("data-state") == "overturned"
+    history = [li.text for li in card.find_elements(By.CSS_SELECTOR, "ul.history li")]
+    assert len(history) == 3
+    for line, who in zip(history, ("王质检 (质检员)", "座席甲 (座席)", "李主管 (质检主管)")):
+        assert who in line, history
+    assert [r[0] for r in db.execute("SELECT by FROM review_events WHERE flag_key = ? ORDER BY id", (key,))] == ["王质检", "座席甲", "李主管"]

@@ -1,5 +1,9 @@
 """Reviewers' decisions brought back from an edited scorecard into the store, through the same
-review flow as `callaudit review decide` (audit/workspace/review_states.py)."""
+review flow as `callaudit review decide` (audit/workspace/review_states.py).
+
+Who decided is the row's 复核人. Once the workspace has accounts it must name one (enabled), and
+that account's role must allow the decision, as on the review page; other rows are refused and
+named. Without accounts, 复核人 is recorded as written (empty: the workbook's file name)."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from audit.workspace.config import Config
 from audit.errors import AuditError
 from audit.reports.scorecard import FOLLOWUPS, REPORT_CATEGORIES, REVIEW_DECISIONS
 from audit.reports.workbook import REVIEW_SHEET
+from audit.workspace import accounts
 from audit.workspace.review_states import WAITING, ReviewError
 from audit.workspace.store import Store
 
@@ -38,9 +43,11 @@ def import_reviews(config: Config, workbook: Path) -> ReviewImport:
         col = {k: header.index(k) for k in ("复核", "跟进", "备注", "flag_key")}
     except ValueError as exc:
         raise AuditError(f"{workbook.name}: sheet {REVIEW_SHEET} lacks a column ({exc})") from exc
+    by_col = header.index("复核人") if "复核人" in header else None  # workbooks written before accounts lack it
     updated, skipped = 0, []
     with Store(config.database) as store, store.tx():
         known = store.flag_keys()
+        with_accounts = accounts.accounts_exist(store)
         for i, row in enumerate(rows, start=2):
             key = row[col["flag_key"]]
             decision_raw, followup, note = (str(row[col[k]] or "").strip() for k in ("复核", "跟进", "备注"))
@@ -57,8 +64,20 @@ def import_reviews(config: Config, workbook: Path) -> ReviewImport:
                 skipped.append(f"row {i}: 跟进 '{followup}' is not one of {'/'.join(FOLLOWUPS)}")
                 continue
             if decision and decision != store.review_of(key)[0]:
+                who = str(row[by_col] or "").strip() if by_col is not None else ""
+                actor = None
+                if with_accounts:
+                    actor = accounts.find(store, who) if who else None
+                    if not who:
+                        skipped.append(f"row {i}: 复核人 is empty; this workspace has accounts, so a decision names "
+                                       "the reviewer's account")
+                        continue
+                    if actor is None or actor.disabled:
+                        skipped.append(f"row {i}: 复核人 '{who}' is not an account of this workspace (callaudit users list)")
+                        continue
                 try:  # the same flow as `review decide`: an appealed or settled flag keeps its decision
-                    store.transition(key, decision, by=f"workbook {Path(workbook).name}", reason=note or None)
+                    store.transition(key, decision, by=who or f"workbook {Path(workbook).name}", reason=note or None,
+                                     actor=actor)
                 except ReviewError as exc:
                     skipped.append(f"row {i}: {exc}")
                     continue

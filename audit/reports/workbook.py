@@ -178,7 +178,9 @@ def flag_detail(book: Book, ctx: Context) -> None:
         Column("置信度", lambda f: None if pd.isna(f.confidence) else round(float(f.confidence), 2), "0.00"),
         Column("说话人", lambda f: SPEAKER_LABEL.get(f.speaker, f.speaker)), Column("证据", lambda f: m(f.evidence or "")),
         Column("片段", lambda f: "", link=ctx.clip, link_text="播放"),
-        Column("复核", lambda f: DECISION_LABEL.get(f.decision or "", "")), Column("跟进", lambda f: f.followup or ""),
+        Column("复核", lambda f: DECISION_LABEL.get(f.decision or "", "")),
+        Column("复核人", lambda f: ""),  # who decides a new 复核 (with accounts: their account's name)
+        Column("跟进", lambda f: f.followup or ""),
         Column("备注", lambda f: f.note or ""), Column("flag_key", lambda f: f.flag_key),
     ]
     fl = table(book, REVIEW_SHEET, columns, fx.itertuples(index=False))

@@ -1,12 +1,21 @@
 """The review page: a Flask app over one workspace (`callaudit serve`).
 
-Who may look: on the loopback address anyone on this machine (requests naming another host
+Who may reach it: on the loopback address anyone on this machine (requests naming another host
 are refused, so a web page elsewhere cannot reach it through DNS rebinding); on any other
 address only requests carrying the token (`Authorization: Bearer`, or `?token=` once, which
-leaves an HttpOnly cookie). Every form carries a CSRF token (Flask-WTF), cookies are
-SameSite=Strict, and Jinja2 escapes every text. Decisions go through `Store.transition`,
-the same flow as `callaudit review`, one SQLite connection per request (WAL, busy timeout),
-so two reviewers deciding at once both land.
+leaves an HttpOnly cookie): the team's outer gate.
+
+Who someone is: once the workspace has accounts (`callaudit users add`), or when served beyond
+loopback, everyone signs in (audit/workspace/accounts.py: a session cookie, HttpOnly,
+SameSite=Strict, Secure over TLS; sessions expire; failed sign-ins throttled per name and
+address). Their role decides what pages show and what they may do, and the store's transition
+checks it again, so a forged form changes nothing. On loopback with no accounts the page is for
+one person on this machine, as the CLI is: they type their name, and the page says how to add
+accounts. An agent sees only their own calls, flags and scores (another agent's call is 404).
+
+Every form carries a CSRF token (Flask-WTF), and Jinja2 escapes every text. Decisions go through
+`Store.transition`, the same flow as `callaudit review`, one SQLite connection per request (WAL,
+busy timeout), so two reviewers deciding at once both land.
 """
 
 from __future__ import annotations
@@ -25,7 +34,9 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from audit.workspace.config import Config
 from audit.errors import AuditError, AudioError
 from audit.text.masking import mask_numbers
-from audit.workspace.review_states import ReviewConflict, ReviewError
+from audit.workspace import accounts
+from audit.workspace.accounts import ROLE_LABELS, Account, SignInRefused
+from audit.workspace.review_states import ReviewConflict, ReviewError, ReviewForbidden
 from audit.detect.rules import RulePack, load_pack
 from audit.workspace.store import Store
 from audit.web.media import playable_audio
@@ -38,6 +49,9 @@ log = logging.getLogger("audit")
 TOKEN_COOKIE = "callaudit_token"  # + the port: browsers send a host's cookies to all its ports
 MIN_TOKEN_LENGTH = 16
 REVIEWER_COOKIE = "callaudit_reviewer"
+SIGNIN_COOKIE = "callaudit_signin"  # + the port, as the token's
+PUBLIC_ENDPOINTS = ("signin", "static")  # what an anonymous request may reach once sign-in is required
+ADD_ACCOUNTS = "callaudit users add NAME --role reviewer|lead|agent|admin"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
        "media-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
@@ -60,6 +74,7 @@ def check_binding(host: str, token: str | None) -> None:
 class Site:
     config: Config
     token: str | None
+    host: str = "127.0.0.1"  # the address served: beyond loopback, sign-in is required even before any account exists
     _pack: tuple[tuple | None, RulePack | None] = field(default=(None, None))
     pack_error: str | None = None
 
@@ -80,8 +95,9 @@ class Site:
         return self.config.database.parent / ".callaudit-audio"
 
 
-def create_app(config: Config, token: str | None = None) -> Flask:
-    """The review app for the workspace of `config`. With a token, every request must carry it."""
+def create_app(config: Config, token: str | None = None, host: str = "127.0.0.1") -> Flask:
+    """The review app for the workspace of `config`, served on `host`. With a token, every request
+    must carry it; with accounts (or beyond loopback), every request but the sign-in page needs a session."""
     if token and len(token) < MIN_TOKEN_LENGTH:
         raise AuditError(f"the token must be at least {MIN_TOKEN_LENGTH} characters (e.g. `openssl rand -hex 16`)")
     if not Path(config.database).exists():
@@ -92,14 +108,15 @@ def create_app(config: Config, token: str | None = None) -> Flask:
         SESSION_COOKIE_NAME="callaudit_session", SESSION_COOKIE_SAMESITE="Strict", SESSION_COOKIE_HTTPONLY=True,
         WTF_CSRF_TIME_LIMIT=None, MAX_CONTENT_LENGTH=256 * 1024,
     )
-    site = Site(config, token or None)
+    site = Site(config, token or None, host)
     app.extensions["callaudit"] = site
-    app.jinja_env.globals.update(ACTION_LABELS=ACTION_LABELS, STATE_LABELS=STATE_LABELS, clock=clock)
+    app.jinja_env.globals.update(ACTION_LABELS=ACTION_LABELS, STATE_LABELS=STATE_LABELS, ROLE_LABELS=ROLE_LABELS,
+                                 ADD_ACCOUNTS=ADD_ACCOUNTS, clock=clock)
     app.jinja_env.filters["clock"] = clock
 
     @app.context_processor
     def pack_state():
-        return {"pack_error": site.pack_error}
+        return {"pack_error": site.pack_error, "me": g.get("account"), "single_user": g.get("single_user", False)}
 
     @app.before_request
     def guard():
@@ -120,6 +137,18 @@ def create_app(config: Config, token: str | None = None) -> Flask:
             abort(401, "this review page needs its token: open the address `callaudit serve` printed (…?token=…)")
         return None
 
+    @app.before_request
+    def who():
+        """After the outer gate: the signed-in account, or the single local user, or a refusal."""
+        st = store()
+        g.single_user = is_loopback(site.host) and not accounts.accounts_exist(st)
+        g.account = None if g.single_user else accounts.session_account(st, request.cookies.get(_signin_cookie()))
+        if g.single_user or g.account is not None or request.endpoint in PUBLIC_ENDPOINTS:
+            return None
+        if request.method in ("GET", "HEAD") and request.endpoint not in ("audio", None):
+            return redirect(url_for("signin"), 303)
+        abort(401, "请先登录 (sign in first)")
+
     CSRFProtect(app)  # after the token check: a request without the token is refused before anything else
 
     @app.teardown_appcontext
@@ -132,7 +161,7 @@ def create_app(config: Config, token: str | None = None) -> Flask:
     def csrf_refused(exc):
         return render_template("error.html", code=400, message=f"表单已失效或来自别的网站 ({exc.description})；请刷新页面再提交。"), 400
 
-    for code in (400, 401, 404, 409):  # the error page says nothing of the workspace (pack_error=None)
+    for code in (400, 401, 403, 404, 409, 429):  # the error page says nothing of the workspace (pack_error=None)
         app.register_error_handler(code, lambda exc, code=code: (
             render_template("error.html", code=code, message=getattr(exc, "description", str(exc)), pack_error=None), code))
 
@@ -147,10 +176,46 @@ def create_app(config: Config, token: str | None = None) -> Flask:
 
     @app.get("/")
     def home():
-        return redirect(url_for("queue"))
+        return redirect(home_url())
+
+    @app.route("/signin", methods=["GET", "POST"])
+    def signin():
+        if g.single_user:
+            return render_template("signin.html", refused=None)
+        if g.account is not None and request.method == "GET":
+            return redirect(home_url())
+        if request.method == "GET":
+            return render_template("signin.html", refused=None)
+        name, password = request.form.get("name", "").strip(), request.form.get("password", "")
+        st, address = store(), request.remote_addr or ""
+        try:
+            account = accounts.sign_in(st, name, password, address)
+        except SignInRefused as exc:
+            known = accounts.find(st, name)  # the log names only real accounts: never what was typed (a password?)
+            log.warning("review page: sign-in refused from %s%s%s", address, f" as {known.name}" if known else "",
+                        " (throttled)" if exc.retry_after else "")
+            resp = app.make_response((render_template("signin.html", refused=str(exc)),
+                                      429 if exc.retry_after else 401))
+            if exc.retry_after:
+                resp.headers["Retry-After"] = str(exc.retry_after)
+            return resp
+        log.info("review page: %s (%s) signed in from %s", account.name, account.role, address)
+        g.account = account
+        resp = redirect(home_url(), 303)
+        resp.set_cookie(_signin_cookie(), accounts.open_session(st, account), httponly=True, samesite="Strict",
+                        secure=request.is_secure, path="/")
+        return resp
+
+    @app.post("/signout")
+    def signout():
+        accounts.close_session(store(), request.cookies.get(_signin_cookie()))
+        resp = redirect(url_for("signin"), 303)
+        resp.delete_cookie(_signin_cookie(), path="/", httponly=True, samesite="Strict", secure=request.is_secure)
+        return resp
 
     @app.get("/queue")
     def queue():
+        not_for_agents()
         a = request.args
         filters = QueueFilters(week=a.get("week") or None, day=a.get("day") or None, team=a.get("team", ""),
                                agent=a.get("agent", ""), category=a.get("category", ""), state=a.get("state", "waiting"))
@@ -162,7 +227,8 @@ def create_app(config: Config, token: str | None = None) -> Flask:
 
     @app.get("/calls/<path:call_id>")
     def call(call_id: str):
-        page = call_page(store(), site.pack(), config.weights, call_id, config.mask_pii)
+        known_call(call_id)
+        page = call_page(store(), site.pack(), config.weights, call_id, config.mask_pii, actor=g.account)
         if page is None:
             abort(404, f"call {call_id} is not in this workspace")
         return render_template("call.html", page=page, reviewer=reviewer())
@@ -173,11 +239,16 @@ def create_app(config: Config, token: str | None = None) -> Flask:
         flag = st.flag(flag_key)
         if flag is None:
             abort(404, f"flag {flag_key} is not in this workspace")
+        row = known_call(flag["call_id"], f"flag {flag_key} is not in this workspace")
         action = request.form.get("action", "")
         seen = request.form.get("seen") or None  # the state the reviewer's page showed
         reason = request.form.get("reason", "").strip()
-        by = request.form.get("by", "").strip()
-        back = redirect(url_for("call", call_id=flag["call_id"], _anchor=f"flag-{flag_key}"), 303)
+        me: Account | None = g.account
+        by = me.name if me is not None else request.form.get("by", "").strip()  # signed in: never a typed name
+        if request.form.get("back") == "agent":  # back where the form was: a known page, never a URL from the form
+            back = redirect(url_for("agent", agent_id=row["agent_id"], _anchor=f"flag-{flag_key}"), 303)
+        else:
+            back = redirect(url_for("call", call_id=flag["call_id"], _anchor=f"flag-{flag_key}"), 303)
         if action not in ACTION_LABELS:
             abort(400, f"unknown action {action!r}")
         if not by:
@@ -186,29 +257,38 @@ def create_app(config: Config, token: str | None = None) -> Flask:
             flash(f"{ACTION_LABELS[action]}: 请填写理由 (the reason is kept in the history)", "error")
         else:
             try:
-                state = st.transition(flag_key, action, by, reason or None, seen_state=seen)
+                state = st.transition(flag_key, action, by, reason or None, seen_state=seen, actor=me)
                 flash(f"{flag_key}: {ACTION_LABELS[action]} → {STATE_LABELS.get(state, state)}", "ok")
+            except ReviewForbidden as exc:  # the role may not: refused by the store, whatever the form said
+                log.warning("review page: %s (%s) refused: %s", by, me.role if me else "local", exc)
+                abort(403, f"{ACTION_LABELS[action]}: 您的角色不能执行此操作 ({exc})")
             except ReviewConflict as exc:
                 flash(f"未保存: {exc.by} 已于 {exc.at} 把此标记改为「{STATE_LABELS.get(exc.state, exc.state)}」。"
                       f"您的「{ACTION_LABELS[action]}」" + (f"及理由「{reason}」" if reason else "") + "没有提交，请看过后再决定。", "error")
             except ReviewError as exc:
                 flash(str(exc), "error")
-        if by:
+        if by and me is None:
             back.set_cookie(REVIEWER_COOKIE, quote(by), max_age=180 * 86400, httponly=True, samesite="Strict")
         return back
 
     @app.get("/agents/<path:agent_id>")
     def agent(agent_id: str):
+        me: Account | None = g.account
+        own = me is not None and me.role == "agent"
+        if own and agent_id != me.agent_id:
+            abort(404, f"agent {agent_id} is not in this workspace")  # an agent sees only their own week
         try:
-            page = agent_page(store(), site.pack(), config.weights, agent_id, request.args.get("week") or None, config.mask_pii)
+            page = agent_page(store(), site.pack(), config.weights, agent_id, request.args.get("week") or None, config.mask_pii,
+                              actor=me)
         except AuditError as exc:
             abort(400, str(exc))
-        if page.row is None and not page.calls:
+        if page.row is None and not page.calls and not own:
             abort(404, f"agent {agent_id} has no scored calls in {page.week}")
         return render_template("agent.html", page=page)
 
     @app.get("/clips")
     def clips():
+        not_for_agents()
         a = request.args
         try:
             weeks = max(1, min(52, int(a.get("weeks", 4))))
@@ -221,9 +301,7 @@ def create_app(config: Config, token: str | None = None) -> Flask:
 
     @app.get("/audio/<path:call_id>")
     def audio(call_id: str):
-        row = store().call(call_id)  # only a known call's own file: nothing of the request becomes a path
-        if row is None:
-            abort(404, f"call {call_id} is not in this workspace")
+        row = known_call(call_id)  # only a known call's own file: nothing of the request becomes a path
         try:
             media = playable_audio(config.recording_root, row["audio_path"], site.audio_cache)
         except AudioError as exc:  # the detail names files (callers' numbers in file names): logged, shown masked
@@ -236,6 +314,30 @@ def create_app(config: Config, token: str | None = None) -> Flask:
         return resp
 
     return app
+
+
+def home_url() -> str:
+    """Where someone lands: an agent on their own week, everyone else on the queue."""
+    me: Account | None = g.get("account")
+    if me is not None and me.role == "agent":
+        return url_for("agent", agent_id=me.agent_id)
+    return url_for("queue")
+
+
+def known_call(call_id: str, missing: str | None = None) -> dict:
+    """The call's index row; 404 when unknown, or when a signed-in agent asks for someone else's
+    (the same answer: an agent learns nothing of other agents' calls)."""
+    row = store().call(call_id)
+    me: Account | None = g.get("account")
+    if row is None or (me is not None and me.role == "agent" and str(row["agent_id"]) != str(me.agent_id)):
+        abort(404, missing or f"call {call_id} is not in this workspace")
+    return row
+
+
+def not_for_agents() -> None:
+    me: Account | None = g.get("account")
+    if me is not None and me.role == "agent":
+        abort(403, "座席只能查看自己的一周：得分、通话与标记")
 
 
 def store() -> Store:
@@ -259,6 +361,10 @@ def hostname(host_header: str) -> str:
 
 def reviewer() -> str:
     return unquote(request.cookies.get(REVIEWER_COOKIE, ""))
+
+
+def _signin_cookie() -> str:
+    return f"{SIGNIN_COOKIE}_{request.environ.get('SERVER_PORT', '')}"
 
 
 def _token_cookie() -> str:
@@ -298,7 +404,7 @@ def serve(config: Config, host: str, port: int, token: str | None, threads: int 
     from waitress.server import create_server
 
     check_binding(host, token)
-    app = create_app(config, token)
+    app = create_app(config, token, host)
     prune_audio_cache(app.extensions["callaudit"].audio_cache)
     try:
         server = create_server(app, host=host, port=port, threads=threads, ident="callaudit")

@@ -13,7 +13,8 @@ from typing import Callable
 
 from audit.text.masking import mask_numbers, mask_texts
 from audit.reports.scorecard import build_scorecard, parse_week, week_of
-from audit.workspace.review_states import APPEALABLE, DECIDABLE, DECISIONS, RESOLUTIONS, STATES, WAITING
+from audit.workspace.accounts import ROLE_LABELS, Account
+from audit.workspace.review_states import APPEALABLE, DECIDABLE, DECISIONS, RESOLUTIONS, STATES, WAITING, may
 from audit.reports.reviews import review_queue
 from audit.detect.rules import DIMENSIONS, RulePack
 from audit.detect.scores import reviewed_scores
@@ -36,6 +37,21 @@ def actions_for(state: str) -> list[str]:
     if state == "appealed":
         acts += list(RESOLUTIONS)
     return acts
+
+
+def offered(state: str, actor: Account | None, call: dict) -> list[str]:
+    """The buttons this person gets on a flag of this call: what the state allows and their role may
+    do (no account: the single local user, everything). The store's transition checks both again."""
+    acts = actions_for(state)
+    if actor is None:
+        return acts
+    return [a for a in acts if may(a, actor.role, actor.agent_id, actor.team, call.get("agent_id"), call.get("team"))]
+
+
+def history_rows(store: Store, flag_key: str, m: Callable[[str], str]) -> list[dict]:
+    """A flag's history for a page: who (with the role they had then), what, why (masked)."""
+    return [e | {"reason": m(e["reason"] or ""), "role_label": ROLE_LABELS.get(e.get("role") or "", "")}
+            for e in store.review_history(flag_key)]
 
 
 def masker(mask: bool) -> Callable[[str], str]:
@@ -125,10 +141,12 @@ class CallPage:
     timeline: dict  # spans to draw: dead air, overlaps, duration
 
 
-def call_page(store: Store, pack: RulePack | None, weights: dict[str, float], call_id: str, mask: bool) -> CallPage | None:
+def call_page(store: Store, pack: RulePack | None, weights: dict[str, float], call_id: str, mask: bool,
+              actor: Account | None = None) -> CallPage | None:
     call = store.call(call_id)
     if call is None:
         return None
+    who = {"agent_id": call.get("agent_id"), "team": call.get("team")}
     m = masker(mask)
     call["caller"] = m(call.get("caller") or "")
     body = store.transcript_body(call_id) or {}
@@ -145,10 +163,10 @@ def call_page(store: Store, pack: RulePack | None, weights: dict[str, float], ca
         if turn is not None:
             turn.flags.append(f["flag_key"])
         flags.append(f | {
-            "state": state, "state_label": STATE_LABELS.get(state, state), "actions": actions_for(state),
+            "state": state, "state_label": STATE_LABELS.get(state, state), "actions": offered(state, actor, who),
             "evidence": m(f["evidence"] or ""), "category_name": _name(pack, f["category"]),
             "turn": turn.index if turn is not None else None,
-            "history": [e | {"reason": m(e["reason"] or "")} for e in store.review_history(f["flag_key"])],
+            "history": history_rows(store, f["flag_key"], m),
         })
 
     scored = store.call_scores([call_id])
@@ -243,7 +261,8 @@ class AgentPage:
 
 
 def agent_page(store: Store, pack: RulePack | None, weights: dict[str, float], agent_id: str, week: str | None,
-               mask: bool) -> AgentPage:
+               mask: bool, actor: Account | None = None) -> AgentPage:
+    """The agent's week. Signed in as that agent, each flag they may appeal gets its 申诉 form."""
     week = week or default_week(store)
     sc = build_scorecard(store, week, pack, weights)
     mine = sc.agents[sc.agents["agent_id"].astype(str) == agent_id] if len(sc.agents) else sc.agents
@@ -261,8 +280,11 @@ def agent_page(store: Store, pack: RulePack | None, weights: dict[str, float], a
     for f in flags.to_dict(orient="records"):
         f = {k: plain(v) for k, v in f.items()}
         state = f["state"] or "pending"
+        appeal = (actor is not None and actor.role == "agent" and state in APPEALABLE
+                  and "appeal" in offered(state, actor, {"agent_id": agent_id, "team": f.get("team")}))
         flag_rows.append(f | {"state": state, "state_label": STATE_LABELS.get(state, state), "evidence": m(f["evidence"] or ""),
-                              "category_name": _name(pack, f["category"])})
+                              "category_name": _name(pack, f["category"]), "can_appeal": appeal,
+                              "history": history_rows(store, f["flag_key"], m) if appeal or state != "pending" else []})
     name = (row or {}).get("agent_name") or (str(calls["agent_name"].iloc[0]) if len(calls) else "")
     call_rows = [{k: plain(v) for k, v in c.items()} | {"caller": m(c.get("caller") or "")}
                  for c in calls.sort_values(["day", "start"]).to_dict(orient="records")]

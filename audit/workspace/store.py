@@ -155,6 +155,38 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE call_scores ADD COLUMN applicable TEXT;
     """,
+    # 8: people and roles (audit/workspace/accounts.py): accounts with argon2 password hashes,
+    # sign-in sessions (only a hash of the cookie's token is kept), failed sign-ins per name and
+    # address (throttling), and each review event's account and its role at the time
+    """
+    CREATE TABLE accounts (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL,
+        agent_id TEXT,
+        team TEXT,
+        password_hash TEXT NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        changed_at TEXT NOT NULL
+    );
+    CREATE TABLE sessions (
+        token_hash TEXT PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES accounts(id),
+        created REAL NOT NULL,
+        last_seen REAL NOT NULL,
+        expires REAL NOT NULL
+    );
+    CREATE INDEX sessions_account ON sessions(account_id);
+    CREATE TABLE signin_failures (
+        name TEXT NOT NULL,
+        address TEXT NOT NULL,
+        at REAL NOT NULL
+    );
+    CREATE INDEX signin_failures_key ON signin_failures(name, address, at);
+    ALTER TABLE review_events ADD COLUMN account_id INTEGER REFERENCES accounts(id);
+    ALTER TABLE review_events ADD COLUMN role TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -487,19 +519,32 @@ class Store:
         return (row[0], row[1]) if row else (None, "pending")
 
     def transition(self, flag_key: str, action: str, by: str, reason: str | None = None,
-                   seen_state: str | None = None) -> str:
+                   seen_state: str | None = None, actor=None) -> str:
         """Move a flag through the review flow (confirm, dismiss, case, appeal, upheld, overturned),
         keeping the event; returns the new state. Refuses what the flow does not allow (ReviewError).
 
         seen_state: the state the person saw when deciding; if someone else moved the flag since,
-        nothing is written (ReviewConflict names who and what), so no decision silently replaces another."""
-        from audit.workspace.review_states import DECISIONS, ReviewConflict, ReviewError, next_state
+        nothing is written (ReviewConflict names who and what), so no decision silently replaces another.
 
+        actor: the signed-in account (audit.workspace.accounts.Account) deciding; what its role may do
+        is checked here (ReviewForbidden), and the event records the account and its role, not a typed
+        name (`by` is then ignored). None is the trusted local path (the CLI, or the page on loopback
+        before any account exists): `by` as given, recorded with the role "local"."""
+        from audit.workspace.review_states import (
+            DECISIONS, LOCAL_ROLE, ReviewConflict, ReviewError, authorize, next_state,
+        )
+
+        if actor is not None:
+            by = actor.name
         if not by or not by.strip():
             raise ReviewError(f"flag {flag_key}: say who decides (--by)")
         with self.tx():
-            if self.db.execute("SELECT 1 FROM flags WHERE flag_key = ?", (flag_key,)).fetchone() is None:
+            row = self.db.execute("SELECT f.call_id, c.agent_id, c.team FROM flags f LEFT JOIN calls c USING (call_id) "
+                                  "WHERE f.flag_key = ?", (flag_key,)).fetchone()
+            if row is None:
                 raise ReviewError(f"flag {flag_key} is not in the workspace")
+            if actor is not None:
+                authorize(flag_key, action, actor.role, actor.agent_id, actor.team, row["agent_id"], row["team"])
             current = self.review_state(flag_key)
             if seen_state is not None and current != seen_state:
                 last = self.db.execute("SELECT by, at FROM review_events WHERE flag_key = ? ORDER BY id DESC LIMIT 1",
@@ -514,13 +559,16 @@ class Store:
                      state=excluded.state, reviewed_at=excluded.reviewed_at""",
                 (flag_key, decision, state, at),
             )
-            self.db.execute("INSERT INTO review_events (flag_key, action, state, by, reason, at) VALUES (?,?,?,?,?,?)",
-                            (flag_key, action, state, by.strip(), reason, at))
+            self.db.execute(
+                "INSERT INTO review_events (flag_key, action, state, by, reason, at, account_id, role) VALUES (?,?,?,?,?,?,?,?)",
+                (flag_key, action, state, by.strip(), reason, at, actor.id if actor is not None else None,
+                 actor.role if actor is not None else LOCAL_ROLE))
         return state
 
     def review_history(self, flag_key: str) -> list[dict]:
         return [dict(r) for r in self.db.execute(
-            "SELECT action, state, by, reason, at FROM review_events WHERE flag_key = ? ORDER BY id", (flag_key,))]
+            "SELECT action, state, by, role, account_id, reason, at FROM review_events WHERE flag_key = ? ORDER BY id",
+            (flag_key,))]
 
     def appeals(self, call_ids: list[str]) -> pd.DataFrame:
         """Every appeal made on these calls' flags: the flag, the appeal event and how it ended."""
@@ -552,6 +600,80 @@ class Store:
     def call_day(self, call_id: str) -> str | None:
         row = self.db.execute("SELECT day FROM calls WHERE call_id = ?", (call_id,)).fetchone()
         return row[0] if row else None
+
+    # ---- accounts, sessions, failed sign-ins (audit/workspace/accounts.py decides; this only stores) ----
+
+    _ACCOUNT = "id, name, role, agent_id, team, disabled, created_at, changed_at"
+
+    def add_account(self, name: str, role: str, agent_id: str | None, team: str | None, password_hash: str) -> int:
+        try:
+            cur = self.db.execute(
+                "INSERT INTO accounts (name, role, agent_id, team, password_hash, created_at, changed_at) VALUES (?,?,?,?,?,?,?)",
+                (name, role, agent_id, team, password_hash, now(), now()))
+        except sqlite3.IntegrityError as exc:
+            raise AuditError(f"an account named {name!r} exists already") from exc
+        return int(cur.lastrowid)
+
+    def accounts(self) -> list[dict]:
+        """Every account (never its password hash), by name."""
+        return [dict(r) for r in self.db.execute(f"SELECT {self._ACCOUNT} FROM accounts ORDER BY name")]  # noqa: S608
+
+    def account(self, name: str) -> dict | None:
+        row = self.db.execute(f"SELECT {self._ACCOUNT} FROM accounts WHERE name = ?", (name,)).fetchone()  # noqa: S608
+        return dict(row) if row else None
+
+    def password_hash(self, account_id: int) -> str | None:
+        row = self.db.execute("SELECT password_hash FROM accounts WHERE id = ?", (account_id,)).fetchone()
+        return row[0] if row else None
+
+    def count_accounts(self) -> int:
+        """Accounts, disabled ones included."""
+        return int(self.db.execute("SELECT COUNT(*) FROM accounts").fetchone()[0])
+
+    def update_account(self, account_id: int, *, password_hash: str | None = None, disabled: bool | None = None) -> None:
+        if password_hash is not None:
+            self.db.execute("UPDATE accounts SET password_hash = ?, changed_at = ? WHERE id = ?", (password_hash, now(), account_id))
+        if disabled is not None:
+            self.db.execute("UPDATE accounts SET disabled = ?, changed_at = ? WHERE id = ?", (int(disabled), now(), account_id))
+
+    def add_session(self, token_hash: str, account_id: int, at: float, expires: float) -> None:
+        self.db.execute("INSERT INTO sessions (token_hash, account_id, created, last_seen, expires) VALUES (?,?,?,?,?)",
+                        (token_hash, account_id, at, at, expires))
+
+    def session(self, token_hash: str) -> dict | None:
+        """A session with its account (None when unknown)."""
+        row = self.db.execute(
+            f"""SELECT s.created, s.last_seen, s.expires, {", ".join("a." + c.strip() for c in self._ACCOUNT.split(","))}
+                FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.token_hash = ?""",  # noqa: S608
+            (token_hash,)).fetchone()
+        return dict(row) if row else None
+
+    def touch_session(self, token_hash: str, at: float) -> None:
+        self.db.execute("UPDATE sessions SET last_seen = ? WHERE token_hash = ?", (at, token_hash))
+
+    def end_sessions(self, token_hash: str | None = None, account_id: int | None = None, before: float | None = None) -> None:
+        """End one session (sign-out), every session of an account (new password, disabled), or those
+        that expired or sat idle since `before`."""
+        if token_hash is not None:
+            self.db.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
+        if account_id is not None:
+            self.db.execute("DELETE FROM sessions WHERE account_id = ?", (account_id,))
+        if before is not None:
+            self.db.execute("DELETE FROM sessions WHERE expires <= ? OR last_seen <= ?", (before, before))
+
+    def signin_failures(self, name: str, address: str, since: float) -> list[float]:
+        """When sign-ins as `name` from `address` failed since `since`, oldest first."""
+        return [r[0] for r in self.db.execute(
+            "SELECT at FROM signin_failures WHERE name = ? AND address = ? AND at > ? ORDER BY at", (name, address, since))]
+
+    def record_signin_failure(self, name: str, address: str, at: float) -> None:
+        self.db.execute("INSERT INTO signin_failures (name, address, at) VALUES (?,?,?)", (name, address, at))
+
+    def clear_signin_failures(self, name: str | None = None, address: str | None = None, before: float | None = None) -> None:
+        if name is not None:
+            self.db.execute("DELETE FROM signin_failures WHERE name = ? AND address = ?", (name, address))
+        if before is not None:
+            self.db.execute("DELETE FROM signin_failures WHERE at <= ?", (before,))
 
     # ---- runs --------------------------------------------------------------
 
