@@ -24,10 +24,10 @@ def scores(folder, call_id):
 
 
 def a_flag(folder, rule=None):
-    """A counted flag that is its rule's only one in its call (so its points move the score)."""
+    """A counted flag of a rule with at most two in its call (under the rule cap of twice its points, so its points move the score)."""
     db = sqlite3.connect(folder / "callaudit.db")
     rows = db.execute("""SELECT flag_key, call_id, rule_id FROM flags WHERE review_only = 0 AND points > 0
-                         GROUP BY call_id, rule_id HAVING COUNT(*) = 1 ORDER BY call_id, rule_id""").fetchall()
+                         GROUP BY call_id, rule_id HAVING COUNT(*) <= 2 ORDER BY call_id, rule_id""").fetchall()
     return next((k, c) for k, c, r in rows if rule is None or r == rule)
 
 
