@@ -85,7 +85,7 @@ def _sentences(doc: dict, key: str, where: str, kinds: dict) -> list[BankSentenc
         if not text:
             raise RuleError(f"{at}: text is empty")
         kind = str(e.get("kind") or "")
-        if key == "negative" and kinds and kind and kind not in kinds:
+        if key == "negative" and kinds and kind and kind not in kinds and kind != "review":  # review: sent by a reviewer
             raise RuleError(f"{at}: kind {kind!r} is not one of this concept's negative_kinds ({', '.join(kinds)})")
         out.append(BankSentence(text, key == "positive", str(e.get("by") or "unknown"), kind, str(e.get("prev") or "").strip()))
     return out

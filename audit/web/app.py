@@ -233,6 +233,19 @@ def create_app(config: Config, token: str | None = None, host: str = "127.0.0.1"
             abort(404, f"call {call_id} is not in this workspace")
         return render_template("call.html", page=page, reviewer=reviewer())
 
+    def send_to_bank(flag_key: str, action: str, by: str) -> None:
+        """The decided flag's sentence into the sentence bank (a dismissal = a hard negative); the
+        decision stands whatever the bank says."""
+        from audit.reports.to_bank import flag_to_bank
+
+        try:
+            sent = flag_to_bank(config, flag_key, positive=action != "dismiss", by=by)
+        except AuditError as exc:
+            flash(f"未加入句库: {exc}", "error")
+            return
+        kind = "正例" if sent.positive else "反例"
+        flash(f"句库 {sent.concept}: 「{sent.text}」" + (f" 已作为{kind}加入，下次训练生效" if sent.added else f" 已是{kind}"), "ok")
+
     @app.post("/flags/<flag_key>/review")
     def review(flag_key: str):
         st = store()
@@ -259,6 +272,8 @@ def create_app(config: Config, token: str | None = None, host: str = "127.0.0.1"
             try:
                 state = st.transition(flag_key, action, by, reason or None, seen_state=seen, actor=me)
                 flash(f"{flag_key}: {ACTION_LABELS[action]} → {STATE_LABELS.get(state, state)}", "ok")
+                if request.form.get("to_bank") and action in ("confirm", "dismiss", "case"):
+                    send_to_bank(flag_key, action, by)
             except ReviewForbidden as exc:  # the role may not: refused by the store, whatever the form said
                 log.warning("review page: %s (%s) refused: %s", by, me.role if me else "local", exc)
                 abort(403, f"{ACTION_LABELS[action]}: 您的角色不能执行此操作 ({exc})")
