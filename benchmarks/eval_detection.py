@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import pickle
 import re
 import sys
 from datetime import date, datetime, timedelta
@@ -41,6 +42,28 @@ from audit.workspace.config import load_config, write_template  # noqa: E402
 from audit.workspace.store import Store  # noqa: E402
 
 DAY = date(2026, 11, 2)  # the harness's one night; any date works
+
+
+class RawCache:
+    """Whisper's raw output per channel, kept on disk by samples + decoding options, so that
+    a change to post-processing (attribution, correction) is re-measured without re-decoding."""
+
+    def __init__(self, engine, options, folder: Path):
+        self.engine, self.name, self.folder = engine, engine.name, folder
+        keep = ("engine", "model_name", "compute_type", "language", "beam_size", "vad", "word_timestamps", "batch_size")
+        self.tag = json.dumps({k: getattr(options, k) for k in keep}, sort_keys=True)
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def run(self, samples, batched: bool = True):
+        h = hashlib.sha256(samples.tobytes() + self.tag.encode() + bytes([batched])).hexdigest()[:24]
+        path = self.folder / f"{h}.pkl"
+        if path.exists():
+            return pickle.loads(path.read_bytes())
+        segs = self.engine.run(samples, batched=batched)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(pickle.dumps(segs))
+        tmp.replace(path)
+        return segs
 
 
 def parse_ids(spec: str | None) -> set[str] | None:
