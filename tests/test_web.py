@@ -484,3 +484,24 @@ def test_serve_prints_its_address_answers_and_says_when_the_port_is_taken(web_ws
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_a_dismissal_on_the_page_can_send_its_sentence_to_the_bank(web_ws):
+    import re as _re
+
+    from audit.detect.bank import load_bank
+    from audit.detect.rules import DEFAULT_RULES_DIR
+
+    shutil.copytree(DEFAULT_RULES_DIR, web_ws / "rules")  # the workspace's own bank, never the repository's
+    cfg = web_ws / "audit.toml"
+    cfg.write_text(_re.sub(r'(?m)^rules = "[^"]*"', f'rules = "{web_ws / "rules"}"', cfg.read_text(encoding="utf-8")), encoding="utf-8")
+    key, call_id, *_ = flag_rows(web_ws, "rule_id = 'etiquette.forbidden.brushoff' AND review_only = 0")[0]
+    client = app_for(web_ws).test_client()
+    page = client.get(f"/calls/{call_id}").get_data(as_text=True)
+    assert 'name="to_bank"' in page
+    before = len(load_bank(web_ws / "rules" / "bank").concepts["brushoff"].sentences)
+    res = client.post(f"/flags/{key}/review", data={"action": "dismiss", "by": "王组长", "reason": "正当转介", "to_bank": "1",
+                                                    "csrf_token": csrf(page)}, follow_redirects=True)
+    assert "句库 brushoff" in res.get_data(as_text=True)
+    after = load_bank(web_ws / "rules" / "bank").concepts["brushoff"].sentences
+    assert len(after) == before + 1 and not after[-1].positive and after[-1].by.startswith("review:王组长@")
