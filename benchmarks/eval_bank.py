@@ -3,8 +3,8 @@
     python benchmarks/eval_bank.py [--bank rules/bank] [--threshold 0.5] [--json]
 
 Trains every concept without the bank's held-out writers (writers.yaml: held_out), then
-scores the held-out writers' sentences as written and, where bank/heard.yaml has them, as
-Whisper heard them after rendering to telephone audio. Prints precision and recall per
+scores the held-out writers' sentences as written and, where bank/heard.yaml (or --heard FILE)
+has them, as Whisper heard them after rendering to telephone audio. Prints precision and recall per
 concept at the threshold, and the negatives that pass it by kind (what the near misses
 cost). The split is by writer, so no sentence frame of the test writers was seen.
 """
@@ -32,8 +32,17 @@ def prf(pred, gold) -> tuple[float, float, int]:
     return tp / max(tp + fp, 1), tp / max(tp + fn, 1), len(gold)
 
 
-def evaluate(bank_dir: Path, threshold: float) -> dict:
+def evaluate(bank_dir: Path, threshold: float, heard_file: Path | None = None) -> dict:
     bank = load_bank(bank_dir)
+    if heard_file is not None:  # heard forms to test on only: the classifiers train on what the bank holds
+        import yaml
+
+        from dataclasses import replace
+
+        heard = yaml.safe_load(heard_file.read_text(encoding="utf-8"))["heard"]
+        test_bank = replace(bank, heard={k: v for k, v in heard.items() if v})
+    else:
+        test_bank = bank
     t0 = time.perf_counter()
     models = train_bank(bank, exclude=bank.held_out)
     out = {"bank": bank.digest, "held_out": sorted(bank.held_out), "train_seconds": round(time.perf_counter() - t0, 1), "concepts": {}}
@@ -41,7 +50,7 @@ def evaluate(bank_dir: Path, threshold: float) -> dict:
         test = [s for s in concept.sentences if s.by in bank.held_out]
         gold = [s.positive for s in test]
         p_clean = models[name].probability([s.text for s in test]) >= threshold
-        heard = [(s, bank.heard[s.text]) for s in test if bank.heard.get(s.text)]
+        heard = [(s, test_bank.heard[s.text]) for s in test if test_bank.heard.get(s.text)]
         p_heard = models[name].probability([h for _, h in heard]) >= threshold
         passing = Counter(s.kind for s, p in zip(test, p_clean) if p and not s.positive)
         out["concepts"][name] = {
@@ -58,9 +67,10 @@ def main() -> None:
     ap.add_argument("--bank", type=Path, default=REPO / "rules" / "bank")
     ap.add_argument("--threshold", type=float, default=0.5)
     ap.add_argument("--misses", action="store_true", help="also print the positives missed (read only after the figure is written down)")
+    ap.add_argument("--heard", type=Path, help="what Whisper heard of bank sentences (bank_heard.py output) to test on, not train on")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
-    res = evaluate(a.bank, a.threshold)
+    res = evaluate(a.bank, a.threshold, a.heard)
     if a.json:
         print(json.dumps(res, ensure_ascii=False, indent=1))
         return
