@@ -11,6 +11,16 @@ DEMO = REPO / "demo"
 DEV_CORPUS = REPO.parent / "shared" / "corpus" / "dev"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def trained_classifiers():
+    """The shipped bank's classifiers trained once, in this process, before any test scores a call:
+    on a fresh machine every pool worker of the first scored night would otherwise train them at once."""
+    from audit.detect.bank import load_bank
+    from audit.detect.classifier import trained
+
+    return trained(load_bank(REPO / "rules" / "bank"))
+
+
 def make_calls(n_agents=5, per_agent=20, day="2026-11-19", seed=0, new_agents=()):
     """A synthetic index as the recording system would export it (our field names)."""
     rng = np.random.default_rng(seed)

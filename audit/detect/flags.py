@@ -9,7 +9,7 @@ from audit.detect.acoustic import Measures
 from audit.detect.anchors import anchored, find_anchor, stretch_bounds
 from audit.detect.confidence import ConfidenceOptions, asr_confidence, margin_confidence
 from audit.detect.heard import doubts, heard_as, unheard_speech, window_bounds
-from audit.detect.learned import Learned
+from audit.detect.learned import Learned, prime
 from audit.detect.rules import Rule, RulePack
 from audit.detect.scope import cue_scope, sentence_scope
 from audit.asr.transcript import AGENT, CUSTOMER, Segment
@@ -420,6 +420,7 @@ def _speakers_unsure(view: CallView) -> bool:
 
 def apply_rules(pack: RulePack, view: CallView) -> list[Flag]:
     flags: list[Flag] = []
+    prime([x for r in pack.rules for x in (r.learned, r.when_learned) if x is not None], [seg.text for seg in view.segments])
     unsure = _speakers_unsure(view)
     for rule in pack.rules:
         if applies(rule, view):
