@@ -27,6 +27,7 @@ import json
 import pickle
 import re
 import sys
+from contextlib import nullcontext
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -118,7 +119,7 @@ def _seed(store: Store, config, truth: list[dict], cache: Path, oracle: bool) ->
 
     opts = transcribe_options(config.transcribe, 0)
     old = Store(cache) if cache.exists() and not oracle else None
-    with store.tx():
+    with old or nullcontext(), store.tx():  # the older cache is closed again when done
         for c in truth:
             sha = file_sha256(config.recording_root / c["file"])
             if oracle:

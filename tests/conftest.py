@@ -47,6 +47,17 @@ def demo_ws(tmp_path):
     return copy_demo(tmp_path / "demo")
 
 
+def own_rules_copy(ws: Path) -> Path:
+    """Give workspace `ws` its own copy of the shipped rules (and their sentence bank), so a test that
+    sends sentences to the bank writes to that copy, never to the repository's. Returns ws."""
+    import re
+
+    shutil.copytree(REPO / "rules", ws / "rules")
+    cfg = ws / "audit.toml"
+    cfg.write_text(re.sub(r'(?m)^rules = "[^"]*"', f'rules = "{ws / "rules"}"', cfg.read_text(encoding="utf-8")), encoding="utf-8")
+    return ws
+
+
 def copy_demo(ws: Path) -> Path:
     """The bundled demo workspace copied to `ws`, writing its reports inside, with the shipped rules."""
     shutil.copytree(DEMO, ws, ignore=shutil.ignore_patterns("callaudit.db*", "*.lock"))

@@ -13,6 +13,7 @@ from audit.detect.classifier import train_concept
 from audit.detect.rules import DEFAULT_RULES_DIR, load_pack
 from audit.errors import RuleError
 from tests.test_one_score import ws  # noqa: F401 (fixture: a demo night with scripted brush-offs)
+from tests.conftest import own_rules_copy
 from tests.test_review_flow import run
 
 
@@ -25,12 +26,7 @@ def bank_of(ws):
 @pytest.fixture
 def own_rules(ws):  # noqa: F811
     """The demo workspace with its own copy of the shipped rules: reviewers write to that bank, never the repository's."""
-    import re
-
-    shutil.copytree(DEFAULT_RULES_DIR, ws / "rules")
-    cfg = ws / "audit.toml"
-    cfg.write_text(re.sub(r'(?m)^rules = "[^"]*"', f'rules = "{ws / "rules"}"', cfg.read_text(encoding="utf-8")), encoding="utf-8")
-    return ws
+    return own_rules_copy(ws)
 
 TINY = """concept: {name}
 speaker: agent

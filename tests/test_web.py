@@ -487,14 +487,10 @@ def test_serve_prints_its_address_answers_and_says_when_the_port_is_taken(web_ws
 
 
 def test_a_dismissal_on_the_page_can_send_its_sentence_to_the_bank(web_ws):
-    import re as _re
-
     from audit.detect.bank import load_bank
-    from audit.detect.rules import DEFAULT_RULES_DIR
+    from tests.conftest import own_rules_copy
 
-    shutil.copytree(DEFAULT_RULES_DIR, web_ws / "rules")  # the workspace's own bank, never the repository's
-    cfg = web_ws / "audit.toml"
-    cfg.write_text(_re.sub(r'(?m)^rules = "[^"]*"', f'rules = "{web_ws / "rules"}"', cfg.read_text(encoding="utf-8")), encoding="utf-8")
+    own_rules_copy(web_ws)  # the workspace's own bank, never the repository's
     key, call_id, *_ = flag_rows(web_ws, "rule_id = 'etiquette.forbidden.brushoff' AND review_only = 0")[0]
     client = app_for(web_ws).test_client()
     page = client.get(f"/calls/{call_id}").get_data(as_text=True)
