@@ -26,7 +26,7 @@ _MAX_BRIDGE = 5
 
 # Past: a time word before the cue in its clause, or an experiential 过 right after it.
 _PAST_BEFORE = re.compile(
-    r"上次|上回|上一回|后来|上个月|上礼拜|上星期|上周|之前|以前|早先|先前|去年|前年|前些年|那会儿|那时候|当时|早就|曾经|当初|头一回|前阵子|前几天|前两天"
+    r"上次|上回|上一回|那次|那回|那一次|那一回|后来|上个月|上礼拜|上星期|上周|之前|以前|早先|先前|去年|前年|前些年|那会儿|那时候|当时|早就|曾经|当初|头一回|前阵子|前几天|前两天"
 )
 _PAST_AFTER = re.compile(r"^(了?过|过了|过一[回次]|过两[回次]|过好几[回次]|过几[回次])")
 _PAST_CLOSED = re.compile(r"早(就)?(了了|结了|解决了|翻篇了|过去了)|已经(解决|处理|了结)了|翻篇了")
@@ -42,20 +42,23 @@ _THIRD_SUBJECT = re.compile(r"(他|她|他们|她们|人家|对方)(就|要|还|
 _THIRD_PARTY = re.compile(r"(老板|经理|物业|邻居|师傅|房东|爱人|老公|老婆|儿子|闺女|女儿|亲戚|朋友|同事|家里人|老伴)")
 _INTENT = re.compile(r"要|想|非|打算|说")
 # "我说", "我跟你说", "我刚才也说": the caller is the one saying (not "我表哥说")
+_CALLER_AGAIN = re.compile(r"(?<![让叫跟给对和替帮把被劝])我")
 _I_SAY = re.compile(r"我们?(就|也|都|还|刚才|刚|早就|一直)?((跟|和|对|给)[^，。！？]{1,3})?(也|都|就)?$")
 
 
 def reported(text_before: str, clause_prefix: str) -> bool:
     """Is a cue preceded by text_before (its sentence so far) someone else's words?"""
+    # the cue's own clause has someone else as its subject ("说我要是敢装，他就打12345告我")
+    m = _THIRD_SUBJECT.search(clause_prefix)
+    if m is not None and "我" not in clause_prefix[m.start() :]:
+        return True
     hearsay = list(_HEARSAY.finditer(text_before))
     says = [m for m in _SAY.finditer(text_before) if not _I_SAY.search(text_before[: m.start()])]
     last = max([m.end() for m in hearsay + says], default=None)
     if last is not None:
-        # the caller speaking for themself again after the quote: "他说要修，我要投诉"
-        return "我" not in text_before[last:]
-    m = _THIRD_SUBJECT.search(clause_prefix)
-    if m is not None and "我" not in clause_prefix[m.start() :]:
-        return True
+        # the caller speaking for themself again after the quote ("他说要修，我要投诉"); 我 as an
+        # object inside the quote ("我儿子说，让我直接打12345") does not end it
+        return _CALLER_AGAIN.search(text_before[last:]) is None
     third = list(_THIRD_PARTY.finditer(text_before))
     if third:
         rest = text_before[third[-1].end() :]
