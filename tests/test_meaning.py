@@ -44,6 +44,24 @@ def test_past_and_quoted_escalation_is_not_flagged(pack, said):
     assert category_counted(pack, "risk.escalation", said) == []
 
 
+def test_a_threat_someone_else_made_at_the_caller_is_not_the_callers_escalation(pack):
+    # the quote's own clause has someone else as subject; 我 as the object of the quote does not end it
+    for said in ("隔壁那家说了，我要是再把车停他门口，他就打一二三四五告我，你说这叫什么事。",
+                 "我闺女昨天还劝我，让我别打你们这个了，直接打一二三四五，我说先问问你们。"):
+        assert category_counted(pack, "risk.escalation", said) == []
+    assert category_counted(pack, "risk.escalation", "我跟你说，今天再没人来，我就打一二三四五告你们。")
+
+
+def test_an_escalation_in_a_story_about_that_time_is_past(pack):
+    assert category_counted(pack, "risk.escalation", "那回我急了打过一二三九八，后来人家上门解释清楚了。") == []
+
+
+def test_a_destination_is_not_who_the_caller_is(pack):
+    # going to an office to complain is an escalation (risk.escalation), not a must-report caller
+    assert category_counted(pack, "risk.report", "我把这几天的经过写下来，后天拿到区里信访办去，看谁来管。") == []
+    assert category_counted(pack, "risk.escalation", "我把这几天的经过写下来，后天拿到区里信访办去，看谁来管。")
+
+
 # 2. brush-off in other words; a proper referral of a matter that is not the power company's
 def test_brushoff_in_other_words_is_flagged(pack):
     assert category_counted(pack, "etiquette.forbidden", "这种事我们也没招，你们两家自己掰扯清楚再说吧。")
@@ -138,3 +156,12 @@ def test_an_unsure_classifier_hit_goes_to_a_reviewer_and_costs_nothing(pack):
     view = example_view(rule, "那你们看着办吧，反正我这边等不了太久。")
     for f in apply_rules(RulePack((rule,), pack.topics, pack.digest), view):
         assert f.review_only == (f.confidence < rule.learned.flag)
+
+
+@pytest.mark.parametrize("greeting", [
+    "您好，国网供电服务热线，四零九号为您服务，您有什么事情尽管说。",
+    "您好，国家电网九五五九八，工号七七一，请问有哪些问题需要我帮您办理？",
+])
+def test_an_offer_of_help_said_another_way_completes_the_greeting(pack, greeting):
+    assert counted(pack, "script.greeting.incomplete", [f"A 0-6 {greeting}"]) == []
+    assert counted(pack, "script.greeting.incomplete", ["A 0-6 您好，国家电网九五五九八，工号七七一。"])

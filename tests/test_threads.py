@@ -87,7 +87,9 @@ def _run_night(ws, env_threads):
 
 @pytest.mark.slow
 def test_same_config_same_transcripts_and_flags_whatever_the_shell_exports(demo_ws, tmp_path):
-    """Real Whisper, in subprocesses: OMP/OPENBLAS/MKL_NUM_THREADS unset, 1 and 3 give the same night."""
+    """Real Whisper, in subprocesses: OMP/OPENBLAS/MKL_NUM_THREADS unset and 3 give the same night.
+    (3 is neither the config's count nor what an unset shell gives; a third night at 1 added 26 s and
+    no case the other two miss.)"""
     _ws_with_calls(demo_ws, [  # one mono call (voice attribution: librosa, scikit-learn), one stereo
         "a,1001,甲,一班,2026-11-19 08:00:00,91,dev08.mp3\n",
         "b,1002,乙,一班,2026-11-19 09:00:00,88,dev10.mp3\n",
@@ -95,12 +97,12 @@ def test_same_config_same_transcripts_and_flags_whatever_the_shell_exports(demo_
     cfg = demo_ws / "audit.toml"
     cfg.write_text(cfg.read_text(encoding="utf-8").replace("workers = 1", "workers = 2"), encoding="utf-8")  # the process pool
     results = {}
-    for env_threads in (None, 1, 3):
+    for env_threads in (None, 3):
         ws = tmp_path / f"ws-{env_threads}"
         shutil.copytree(demo_ws, ws, ignore=shutil.ignore_patterns("callaudit.db*"))
         results[env_threads] = _run_night(ws, env_threads)
     transcripts, flags = results[None]
     assert len(transcripts) == 2 and all(segs for segs, _ in transcripts.values()) and flags
-    for env_threads in (1, 3):
+    for env_threads in (3,):
         assert results[env_threads][0] == transcripts, f"transcripts differ with thread variables = {env_threads}"
         assert results[env_threads][1] == flags, f"flags differ with thread variables = {env_threads}"

@@ -36,13 +36,13 @@ _PAST_CLOSED = re.compile(r"早(就)?(了了|结了|解决了|翻篇了|过去�
 # in someone else's mouth, unless the cue's own clause has the caller as subject again.
 _HEARSAY = re.compile(r"听.{0,6}说|据说|听说|说是")
 # not 不好说 / 说不准 / 说明 / 说法 ...: those say nothing about who is speaking
-_SAY = re.compile(r"(?<![不好难没别])(说|讲|撂话|放话|扬言|嚷嚷|吵吵|喊着)(?!法|明|理|清|道|好|话|实话|真的|完|了算|不|得|定|准)")
+_SAY = re.compile(r"(?<![不好难没别])(说|讲|劝|撂话|放话|扬言|嚷嚷|吵吵|喊着)(?!法|明|理|清|道|好|话|实话|真的|完|了算|不|得|定|准)")
 _THIRD_SUBJECT = re.compile(r"(他|她|他们|她们|人家|对方)(就|要|还|也|都|说|得|会|非)")
 # Someone else's intent earlier in the sentence: "我们老板急着要去找报社", "我爱人非要去告".
 _THIRD_PARTY = re.compile(r"(老板|经理|物业|邻居|师傅|房东|爱人|老公|老婆|儿子|闺女|女儿|亲戚|朋友|同事|家里人|老伴)")
 _INTENT = re.compile(r"要|想|非|打算|说")
 # "我说", "我跟你说", "我刚才也说": the caller is the one saying (not "我表哥说")
-_CALLER_AGAIN = re.compile(r"(?<![让叫跟给对和替帮把被劝])我")
+_CALLER_AGAIN = re.compile(r"(?<![让叫跟给对和替帮把被劝说诉问])我")
 _I_SAY = re.compile(r"我们?(就|也|都|还|刚才|刚|早就|一直)?((跟|和|对|给)[^，。！？]{1,3})?(也|都|就)?$")
 
 
@@ -58,7 +58,7 @@ def reported(text_before: str, clause_prefix: str) -> bool:
     if last is not None:
         # the caller speaking for themself again after the quote ("他说要修，我要投诉"); 我 as an
         # object inside the quote ("我儿子说，让我直接打12345") does not end it
-        return _CALLER_AGAIN.search(text_before[last:]) is None
+        return _CALLER_AGAIN.search(text_before, last) is None
     third = list(_THIRD_PARTY.finditer(text_before))
     if third:
         rest = text_before[third[-1].end() :]
