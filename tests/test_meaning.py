@@ -47,7 +47,9 @@ def test_past_and_quoted_escalation_is_not_flagged(pack, said):
 def test_a_threat_someone_else_made_at_the_caller_is_not_the_callers_escalation(pack):
     # the quote's own clause has someone else as subject; 我 as the object of the quote does not end it
     for said in ("隔壁那家说了，我要是再把车停他门口，他就打一二三四五告我，你说这叫什么事。",
-                 "我闺女昨天还劝我，让我别打你们这个了，直接打一二三四五，我说先问问你们。"):
+                 "我闺女昨天还劝我，让我别打你们这个了，直接打一二三四五，我说先问问你们。",
+                 # as heard, the number garbled (no keyword: only the classifier reads it)
+                 "房东说了，我要是敢自己接线，他就打一二三九五告我。"):
         assert category_counted(pack, "risk.escalation", said) == []
     assert category_counted(pack, "risk.escalation", "我跟你说，今天再没人来，我就打一二三四五告你们。")
 

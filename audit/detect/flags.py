@@ -11,7 +11,7 @@ from audit.detect.confidence import ConfidenceOptions, asr_confidence, margin_co
 from audit.detect.heard import doubts, heard_as, unheard_speech, window_bounds
 from audit.detect.learned import Learned, prime
 from audit.detect.rules import Rule, RulePack
-from audit.detect.scope import cue_scope, sentence_scope
+from audit.detect.scope import cue_scope, said_by_someone_else, sentence_scope
 from audit.asr.transcript import AGENT, CUSTOMER, Segment
 from audit.text.textmatch import Hit, Pattern, normalized_offsets
 
@@ -193,8 +193,11 @@ def eval_match(rule: Rule, view: CallView) -> list[Flag]:
                 continue
         if rule.learned is not None:
             got = rule.learned.best(s.text)
-            # no scope cues here: the classifier learned negation, the past and quoting from the bank's near
-            # misses, and the cues misread "...找管你们这一片的头头当面说" as reported speech
+            # no negation or past cues here: the classifier learned those from the bank's near misses. A
+            # quote it did not learn: a third party's threat at the caller, heard without its keyword
+            # (物业经理说…他就打一二三五八告我: dev23 as heard, 0.97), read from the sentence's last clause
+            if got is not None and "reported" in rule.scope and said_by_someone_else(got.unit.text):
+                got = None
             if got is not None:
                 # words ASR was unsure of cannot be trusted to mean anything: a reviewer's call
                 unsure = asr_confidence([s]) < opts.min_asr

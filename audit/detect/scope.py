@@ -36,21 +36,22 @@ _PAST_CLOSED = re.compile(r"早(就)?(了了|结了|解决了|翻篇了|过去�
 # in someone else's mouth, unless the cue's own clause has the caller as subject again.
 _HEARSAY = re.compile(r"听.{0,6}说|据说|听说|说是")
 # not 不好说 / 说不准 / 说明 / 说法 ...: those say nothing about who is speaking
-_SAY = re.compile(r"(?<![不好难没别])(说|讲|劝|撂话|放话|扬言|嚷嚷|吵吵|喊着)(?!法|明|理|清|道|好|话|实话|真的|完|了算|不|得|定|准)")
+_SAY = re.compile(r"(?<![不好难没别再])(说|讲|劝|撂话|放话|扬言|嚷嚷|吵吵|喊着)(?!法|明|理|清|道|好|话|实话|真的|完|了算|不|得|定|准|吧|呢|啊)")
 _THIRD_SUBJECT = re.compile(r"(他|她|他们|她们|人家|对方)(就|要|还|也|都|说|得|会|非)")
 # Someone else's intent earlier in the sentence: "我们老板急着要去找报社", "我爱人非要去告".
 _THIRD_PARTY = re.compile(r"(老板|经理|物业|邻居|师傅|房东|爱人|老公|老婆|儿子|闺女|女儿|亲戚|朋友|同事|家里人|老伴)")
 _INTENT = re.compile(r"要|想|非|打算|说")
 # "我说", "我跟你说", "我刚才也说": the caller is the one saying (not "我表哥说")
-_CALLER_AGAIN = re.compile(r"(?<![让叫跟给对和替帮把被劝说诉问])我")
-_I_SAY = re.compile(r"我们?(就|也|都|还|刚才|刚|早就|一直)?((跟|和|对|给)[^，。！？]{1,3})?(也|都|就)?$")
+# the caller as a subject again: not 我 as an object (让我, 告我) nor "我告诉你/我跟你说" (a turn of speech)
+_CALLER_AGAIN = re.compile(r"(?<![让叫跟给对和替帮把被劝说诉问告])[我俺](?!告诉你|跟你说|跟你讲|说)")
+_I_SAY = re.compile(r"[我俺]们?(就|也|都|还|刚才|刚|早就|一直)?((跟|和|对|给)[^，。！？]{1,3})?(也|都|就)?$")
 
 
 def reported(text_before: str, clause_prefix: str) -> bool:
     """Is a cue preceded by text_before (its sentence so far) someone else's words?"""
     # the cue's own clause has someone else as its subject ("说我要是敢装，他就打12345告我")
     m = _THIRD_SUBJECT.search(clause_prefix)
-    if m is not None and "我" not in clause_prefix[m.start() :]:
+    if m is not None and _CALLER_AGAIN.search(clause_prefix, m.start()) is None:
         return True
     hearsay = list(_HEARSAY.finditer(text_before))
     says = [m for m in _SAY.finditer(text_before) if not _I_SAY.search(text_before[: m.start()])]
@@ -125,3 +126,17 @@ def sentence_scope(text: str) -> CueScope:
     reported_ = bool(_HEARSAY.search(text)) or (say is not None and "我" not in text[say.end() : say.end() + 3])
     neg = bool(re.search(r"(不是|并不是|也不是|没打算|不打算|不想|不会)(要|想|来|去)?", text[:12]))
     return CueScope(negated=neg, past=past, reported=reported_)
+
+
+def said_by_someone_else(sentence: str) -> bool:
+    """Is a sentence's last clause in someone else's mouth (for a classifier's hit, which has no cue)?
+
+    The last clause stands where a cue would: "物业经理撂话，说我要是敢装，他就打一二三五八告我" is the
+    manager's threat, "今天再不来，我就去县里找管你们的头头当面说" is the caller's own (its 说 is the
+    clause's verb, not a quote's opening)."""
+    text = sentence.rstrip("，。！？；、,.!?;… ")
+    start = 0
+    for m in _CLAUSE_END.finditer(text):
+        start = m.end()
+    end = next((m.start() for m in _SAY.finditer(text, start) if m.end() == len(text)), len(text))
+    return reported(text[:end], text[start:end])
