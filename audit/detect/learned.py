@@ -36,7 +36,12 @@ def sentences(text: str) -> list[Unit]:
         out.append(Unit(0, len(text), whole))
     return out
 
-DEFAULT_FLAG = 0.9  # dev true turns: labelled sentences score 0.95-1.0, ordinary ones up to 0.8-0.9 (2026-12-02)
+# A call says what it means more than once, and holds fifty sentences that mean nothing: at call level
+# 0.95 beat 0.9 on every tuning set (bank round three, 2026-12-02: dev as heard 0.983 -> 0.987, gen5 as
+# heard 0.869 -> 0.914 with clean calls flagged 3/9 -> 1/9, gen5 true turns 0.967 -> 0.978, dev true
+# turns 0.991 both), though a single held-out bank sentence reaches it less often (recall at 0.95 vs 0.9:
+# escalation 0.74 vs 0.80, fault_call 0.64 vs 0.74). Between review and flag a reviewer decides.
+DEFAULT_FLAG = 0.95
 DEFAULT_REVIEW = 0.8  # below, a sentence is left alone: at 0.6 dev true turns gave 3x the review-only flags, none labelled
 DEFAULT_VET = 0.2  # a rule's own phrases said where the classifier gives the meaning less than this: review-only
 WHOLE_SEGMENT = 80  # characters: a bank sentence is one turn of up to 60
