@@ -1,4 +1,4 @@
-"""Does a cue count where it was said? Negation, past time and reported speech.
+"""Does a cue count where it was said? Negation, past time, reported speech, a landmark.
 
 A keyword or a similar sentence says only that a topic came up: "我不是要投诉",
 "去年我投诉过一回" and "他说要打12345告我" all contain a complaint cue, and none
@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-SCOPES = ("negated", "past", "reported")
+SCOPES = ("negated", "past", "reported", "landmark", "settled")
 
 _CLAUSE_END = re.compile(r"[，。！？；、,.!?;…\s]|但是|可是|不过|结果|然后|所以|现在|这回|这次|今天")
 
@@ -26,10 +26,15 @@ _MAX_BRIDGE = 5
 
 # Past: a time word before the cue in its clause, or an experiential 过 right after it.
 _PAST_BEFORE = re.compile(
-    r"上次|上回|上一回|那次|那回|那一次|那一回|后来|上个月|上礼拜|上星期|上周|之前|以前|早先|先前|去年|前年|前些年|那会儿|那时候|当时|早就|曾经|当初|头一回|前阵子|前几天|前两天"
+    r"上次|上回|上一回|那次|那回|那一次|那一回|前几年|几年前|多年前|那年|后来|上个月|上礼拜|上星期|上周|之前|以前|早先|先前|去年|前年|前些年|那会儿|那时候|当时|早就|曾经|当初|头一回|前阵子|前几天|前两天"
 )
 _PAST_AFTER = re.compile(r"^(了?过|过了|过一[回次]|过两[回次]|过好几[回次]|过几[回次])")
-_PAST_CLOSED = re.compile(r"早(就)?(了了|结了|解决了|翻篇了|过去了)|已经(解决|处理|了结)了|翻篇了")
+# A place named to say where something is: "区政府后面那个城中村", "街道办旁边那栋", "镇政府对面那排楼".
+_LANDMARK_AFTER = re.compile(r"^(的)?(后面|后头|后身|后边|旁边|边上|对面|斜对面|门口|门前|附近|隔壁|那边|那头|楼下|楼上|院里|"
+                             r"往[东西南北]|东边|西边|南边|北边|前面|前边|那排|那栋|那条|那片|大门|跟前|一带|左边|右边)")
+_PAST_CLOSED = re.compile(r"早(就)?(了了|了结了|结了|解决了|翻篇了|过去了)|已经(解决|处理|了结)了|翻篇了|都赔了|赔完了")
+# "…一个学徒叫电弧燎了手，厂里都赔了，早了结了": settled later in the same sentence, unless it turns to now first
+_NOW = re.compile(r"这次|这回|现在|今天|马上|眼下|刚才|刚刚")
 
 # Reported speech: someone else's words ("他说要告我", "物业撂话，说要打12345", "我表哥说要去告").
 # A verb of saying whose speaker is not the caller (no 我 just before it) puts what follows
@@ -72,6 +77,8 @@ class CueScope:
     negated: bool = False
     past: bool = False
     reported: bool = False
+    landmark: bool = False
+    settled: bool = False  # said to be over and dealt with (早了结了, 都赔了): past, and nothing to report now
 
     def any_of(self, scopes: tuple[str, ...]) -> str | None:
         """The first of `scopes` this cue is in (None: it counts)."""
@@ -114,8 +121,12 @@ def cue_scope(text: str, start: int, end: int) -> CueScope:
     prefix = text[c0:start]
     after = text[end:c1]
     sentence = _sentence_prefix(text, start)
-    past = bool(_PAST_BEFORE.search(prefix) or _PAST_AFTER.match(after) or _PAST_CLOSED.search(text[c0:c1]))
-    return CueScope(negated=negated(prefix), past=past, reported=reported(sentence, prefix))
+    rest = re.split(r"[。！？!?]", text[end:], maxsplit=1)[0]
+    closed_later = _PAST_CLOSED.search(rest)
+    settled = bool(_PAST_CLOSED.search(text[c0:c1]) or (closed_later and not _NOW.search(rest[: closed_later.start()])))
+    past = bool(_PAST_BEFORE.search(prefix) or _PAST_AFTER.match(after) or settled)
+    landmark = bool(_LANDMARK_AFTER.match(text[end:]))
+    return CueScope(negated=negated(prefix), past=past, reported=reported(sentence, prefix), landmark=landmark, settled=settled)
 
 
 def sentence_scope(text: str) -> CueScope:
