@@ -42,7 +42,7 @@ _NOW = re.compile(r"这次|这回|现在|今天|马上|眼下|刚才|刚刚")
 _HEARSAY = re.compile(r"听.{0,6}说|据说|听说|说是")
 # not 不好说 / 说不准 / 说明 / 说法 ...: those say nothing about who is speaking
 _SAY = re.compile(r"(?<![不好难没别再])(说|讲|劝|撂话|放话|扬言|嚷嚷|吵吵|喊着)(?!法|明|理|清|道|好|话|实话|真的|完|了算|不|得|定|准|吧|呢|啊)")
-_THIRD_SUBJECT = re.compile(r"(他|她|他们|她们|人家|对方)(就|要|还|也|都|说|得|会|非)")
+_THIRD_SUBJECT = re.compile(r"(他|她|他们|她们|人家|对方)(就|要|想|还|也|都|说|得|会|非)")
 # Someone else's intent earlier in the sentence: "我们老板急着要去找报社", "我爱人非要去告".
 _THIRD_PARTY = re.compile(r"(老板|经理|物业|邻居|师傅|房东|爱人|老公|老婆|儿子|闺女|女儿|亲戚|朋友|同事|家里人|老伴)")
 _INTENT = re.compile(r"要|想|非|打算|说")
