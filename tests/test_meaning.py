@@ -167,3 +167,21 @@ def test_an_unsure_classifier_hit_goes_to_a_reviewer_and_costs_nothing(pack):
 def test_an_offer_of_help_said_another_way_completes_the_greeting(pack, greeting):
     assert counted(pack, "script.greeting.incomplete", [f"A 0-6 {greeting}"]) == []
     assert counted(pack, "script.greeting.incomplete", ["A 0-6 您好，国家电网九五五九八，工号七七一。"])
+
+
+def test_a_raised_pitch_alone_is_no_anger_once_the_caller_says_why_they_are_loud(pack):
+    from dataclasses import replace
+
+    rule = pack.by_id["emotion.customer.angry"]
+
+    def view(turns):  # the loud turn's voice 5 semitones up, as a loud voice often is
+        v = example_view(rule, turns)
+        levels = [replace(lv, pitch_rel=5.0) if lv.db_rel >= 6 else lv for lv in v.measures.levels]
+        return replace(v, measures=replace(v.measures, levels=type(v.measures.levels)(levels)))
+
+    def counted_in(v):
+        return [f for f in apply_rules(RulePack((rule,), pack.topics, pack.digest), v) if not f.review_only]
+
+    loud = "C 10-14 +8 四月份单子上写的一万四千多，七月份才九千出头，这回又是那么多。"
+    assert counted_in(view(["C 0-4 +0 我想问一下电费。", "C 5-9 +0 上个月也是这样。", loud]))
+    assert counted_in(view(["C 0-4 +0 不好意思啊，我在工地上，声音大，您别介意。", "C 5-9 +0 我想问问电费。", loud])) == []

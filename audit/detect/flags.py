@@ -341,6 +341,8 @@ def _level_flags(rule: Rule, view: CallView) -> list[Flag]:
                 groups.append((loud, turn))
     else:
         groups = [([lv], [lv]) for lv in view.measures.levels if lv.speaker == spk and lv.db_rel >= p["db_above"]]
+    # the speaker says why they are loud (我耳朵背, 我在工地上, 不是冲你): a raised pitch alone is no anger
+    calm = "calm_if" in p and _said(p["calm_if"], _speaker_segments(view, spk)) is not None
     out = []
     for loud, turn in groups:
         start, end = loud[0].start, loud[-1].end
@@ -351,7 +353,7 @@ def _level_flags(rule: Rule, view: CallView) -> list[Flag]:
         if p["combine"] == "all":
             cue = _cue_in(rule, view, turn[0].start, turn[-1].end, spk)
             pitches = [lv.pitch_rel for lv in turn if lv.pitch_rel is not None and lv.end - lv.start >= 0.5]
-            high = "pitch_above" in p and pitches and max(pitches) >= p["pitch_above"]
+            high = "pitch_above" in p and pitches and max(pitches) >= p["pitch_above"] and not calm
             if cue is None and not high:
                 continue
             why += f", {cue}" if cue else f", 音调高{max(pitches):+.1f}半音"

@@ -52,7 +52,7 @@ TYPE_KEYS = {
     "hold": {"min_silence", "before", "after", "before_window", "after_window", "flag_when"},
     "acoustic": {
         "measure", "min_count", "db_above", "min_duration", "max_cps", "min_cps", "above_median", "below_median",
-        "min_overlap", "words", "similar", "classifier", "combine", "pitch_above",
+        "min_overlap", "words", "similar", "classifier", "combine", "pitch_above", "calm_if",
     },
 }
 
@@ -277,6 +277,10 @@ def parse_rule(d, file: str, index: int, concepts: dict[str, Concept] | None = N
         params["combine"] = _choice(d, "combine", ("any", "all"), where, "any")
         if "words" in d:
             params["words"] = compile_pattern(d["words"], f"{where}.words")
+        if "calm_if" in d:
+            if "pitch_above" not in params:
+                raise RuleError(f"{where}: calm_if says when a raised pitch alone does not count, so it needs pitch_above")
+            params["calm_if"] = compile_pattern(d["calm_if"], f"{where}.calm_if")
         if "similar" in d:
             similar = _similar(d["similar"], where, concepts)
         if "classifier" in d:
