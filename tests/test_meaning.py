@@ -98,6 +98,9 @@ def test_must_report_said_plainly_is_flagged(pack, said):
     "我在新闻上看到明天要计划停电，就想问问我们小区在不在里面。",
     "就是村委会大门口往东那根电杆，上面的灯不亮了。",
     "十几年前我们村出过一回触电的事，早就处理完了，我就是想问问电费。",
+    # an office as a landmark; an accident told as over and dealt with later in the sentence
+    "我们那栋就在县政府斜对面，整栋楼从早上就没电。",
+    "前些年厂里有个学徒叫电弧燎了手，厂里都赔了，早了结了，今天想问问检修要不要报停。",
 ])
 def test_neutral_mentions_are_not_reported(pack, said):
     assert category_counted(pack, "risk.report", said) == []

@@ -1,4 +1,4 @@
-"""Does a cue count where it was said? Negation, past time, reported speech, a landmark.
+"""Does a cue count where it was said? Negation, past time, reported speech, a landmark, a settled matter.
 
 A keyword or a similar sentence says only that a topic came up: "我不是要投诉",
 "去年我投诉过一回" and "他说要打12345告我" all contain a complaint cue, and none
