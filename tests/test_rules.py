@@ -175,6 +175,10 @@ def test_interruptions_not_measured_on_mono(tmp_path):
         ("  - id: x\n    category: c\n    dimension: 应答规范\n    points: 1\n    description: d\n    type: match\n    patern: [a]\n", r"rule x: unknown fields \['patern'\]"),
         ("  - id: x\n    category: c\n    dimension: 应答规范\n    points: -3\n    description: d\n    type: match\n    pattern: [a]\n", r"'points' must be >= 0"),
         ("  - id: x\n    category: c\n    dimension: 应答规范\n    points: 1\n    description: d\n    type: hold\n    after: [a]\n", r"flag_when missing_either needs 'before'"),
+        ("  - id: x\n    category: c\n    dimension: 应答规范\n    points: 1\n    description: d\n    type: acoustic\n    measure: level\n    db_above: 6\n    calm_if: [嗓门大]\n",
+         r"rule x: calm_if says when a raised pitch alone does not count, so it needs pitch_above"),
+        ("  - id: x\n    category: c\n    dimension: 应答规范\n    points: 1\n    description: d\n    type: match\n    pattern: [a]\n    scope: [landmarks]\n",
+         r"'scope' must list some of negated, past, reported, landmark, settled"),
     ],
 )
 def test_invalid_rule_files_name_file_rule_and_field(tmp_path, body, message):
