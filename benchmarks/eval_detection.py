@@ -14,7 +14,8 @@ flag of it. Prints per-category precision/recall/F1 at call level, macro F1, and
 and false alarm (not with --table-only).
 
 The workspaces live in --cache's folder (one per DIR and mode); Whisper's transcripts there
-are reused until the audio, the model or the transcript version changes. --cache names the
+are reused until the audio, the model, the options or the transcript version changes (then the harness
+transcribes them again, though the nightly itself keeps a done night as it was). --cache names the
 older transcript cache (eval.db) whose transcripts are copied in by key instead of decoding
 again (the same key as the nightly's: audio hash + model + options).
 """
@@ -135,6 +136,23 @@ def _seed(store: Store, config, truth: list[dict], cache: Path, oracle: bool) ->
             store.set_status(c["id"], "transcribe", "done")
 
 
+def _forget_stale(store: Store, config, truth: list[dict]) -> int:
+    """Calls whose stored transcript was made under another key (the code's TRANSCRIPT_VERSION or the
+    options changed) are transcribed again: the nightly itself keeps a done night as it was (a rerun
+    never decodes twice), but the harness measures what the code gives now."""
+    from audit.asr.audio import file_sha256
+
+    opts = transcribe_options(config.transcribe, 0)
+    stale = 0
+    with store.tx():
+        for c in truth:
+            key = store.transcript_key(c["id"])
+            if key is not None and key != opts.cache_key(file_sha256(config.recording_root / c["file"])):
+                store.set_status(c["id"], "transcribe", "stale")
+                stale += 1
+    return stale
+
+
 def evaluate(folder: Path, rules: Path, cache: Path, log=print, ids: set[str] | None = None, oracle: bool = False,
              seed: bool = True) -> dict:
     truth = json.loads((folder / "truth.json").read_text(encoding="utf-8"))
@@ -149,6 +167,8 @@ def evaluate(folder: Path, rules: Path, cache: Path, log=print, ids: set[str] | 
     with Store(config.database) as store:
         if oracle or (seed and store.transcript_key(truth[0]["id"]) is None):
             _seed(store, config, truth, cache, oracle)
+        elif stale := _forget_stale(store, config, truth):
+            log(f"  {stale} transcripts made by other code or options: transcribing them again")
     heard = run_nightly(config, DAY, stages=("measure",) if oracle else ("transcribe", "measure"))
     # scoring always runs again: scoring is cheap, and code may have changed since the stored scores
     scored = run_nightly(config, DAY, stages=("score",), force=True)
