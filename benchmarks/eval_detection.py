@@ -147,7 +147,11 @@ def _forget_stale(store: Store, config, truth: list[dict]) -> int:
     with store.tx():
         for c in truth:
             key = store.transcript_key(c["id"])
-            if key is not None and key != opts.cache_key(file_sha256(config.recording_root / c["file"])):
+            try:
+                now = opts.cache_key(file_sha256(config.recording_root / c["file"]))
+            except OSError:
+                continue  # the nightly names the missing or unreadable file itself
+            if key is not None and key != now:
                 store.set_status(c["id"], "transcribe", "stale")
                 stale += 1
     return stale

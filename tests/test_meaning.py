@@ -54,6 +54,20 @@ def test_a_threat_someone_else_made_at_the_caller_is_not_the_callers_escalation(
     assert category_counted(pack, "risk.escalation", "我跟你说，今天再没人来，我就打一二三四五告你们。")
 
 
+@pytest.mark.parametrize("said", [
+    "修理师傅说这个他修不了，我说那就打一二三四五投诉你们。",  # the caller speaks again after the quote
+    "你们今儿要是再不来就打一二三四五，我说到做到。",  # 再不…就: a condition, not a negation
+    "我要打一二三四五告你们，你们上回说早就解决了，根本就没有。",  # "you said it was settled": a complaint
+    "你说说看，你们今天不派人来，我明天一早就去县里找管你们的头头当面说说。",  # 你说 is the agent; 说说 the verb
+])
+def test_the_callers_own_threat_next_to_a_quote_or_a_settling_still_counts(pack, said):
+    assert category_counted(pack, "risk.escalation", said)
+
+
+def test_an_accident_the_caller_says_you_claimed_was_dealt_with_is_still_reported(pack):
+    assert category_counted(pack, "risk.report", "楼下那根电线又冒火了，你们前天还说已经处理了！")
+
+
 def test_an_escalation_in_a_story_about_that_time_is_past(pack):
     assert category_counted(pack, "risk.escalation", "那回我急了打过一二三九八，后来人家上门解释清楚了。") == []
 
@@ -188,3 +202,7 @@ def test_a_raised_pitch_alone_is_no_anger_once_the_caller_says_why_they_are_loud
     loud = "C 10-14 +8 四月份单子上写的一万四千多，七月份才九千出头，这回又是那么多。"
     assert counted_in(view(["C 0-4 +0 我想问一下电费。", "C 5-9 +0 上个月也是这样。", loud]))
     assert counted_in(view(["C 0-4 +0 不好意思啊，我在工地上，声音大，您别介意。", "C 5-9 +0 我想问问电费。", loud])) == []
+    # angry words still count after the explanation; and one said only after the loud turn explains nothing
+    angry = "C 10-14 +8 你们这是糊弄鬼呢！真把老百姓当傻子耍！"
+    assert counted_in(view(["C 0-4 +0 不好意思啊，我在工地上，声音大，您别介意。", "C 5-9 +0 我想问问电费。", angry]))
+    assert counted_in(view(["C 0-4 +0 我想问一下电费。", loud, "C 15-19 +0 不好意思啊，我在工地上，声音大，您别介意。"]))

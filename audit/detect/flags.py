@@ -192,12 +192,11 @@ def eval_match(rule: Rule, view: CallView) -> list[Flag]:
                 hits.append((s, [h.unit.text for h in sims], best.score, near, f"近似「{best.example}」{best.score:.2f}"))
                 continue
         if rule.learned is not None:
-            got = rule.learned.best(s.text)
             # no negation or past cues here: the classifier learned those from the bank's near misses. A
             # quote it did not learn: a third party's threat at the caller, heard without its keyword
-            # (物业经理说…他就打一二三五八告我: dev23 as heard, 0.97), read from the sentence's last clause
-            if got is not None and "reported" in rule.scope and said_by_someone_else(got.unit.text):
-                got = None
+            # (物业经理说…他就打一二三五八告我: dev23 as heard, 0.97), read from each sentence's last clause
+            quotes = "reported" in rule.scope and rule.speaker == CUSTOMER
+            got = next((h for h in rule.learned.hits(s.text) if not (quotes and said_by_someone_else(h.unit.text))), None)
             if got is not None:
                 # words ASR was unsure of cannot be trusted to mean anything: a reviewer's call
                 unsure = asr_confidence([s]) < opts.min_asr
@@ -341,8 +340,8 @@ def _level_flags(rule: Rule, view: CallView) -> list[Flag]:
                 groups.append((loud, turn))
     else:
         groups = [([lv], [lv]) for lv in view.measures.levels if lv.speaker == spk and lv.db_rel >= p["db_above"]]
-    # the speaker says why they are loud (我耳朵背, 我在工地上, 不是冲你): a raised pitch alone is no anger
-    calm = "calm_if" in p and _said(p["calm_if"], _speaker_segments(view, spk)) is not None
+    # the speaker says why they are loud (我耳朵背, 我在工地上): a raised pitch alone is then no anger
+    said_calm = [sg.start for sg in _speaker_segments(view, spk) if "calm_if" in p and _said(p["calm_if"], [sg]) is not None]
     out = []
     for loud, turn in groups:
         start, end = loud[0].start, loud[-1].end
@@ -353,6 +352,7 @@ def _level_flags(rule: Rule, view: CallView) -> list[Flag]:
         if p["combine"] == "all":
             cue = _cue_in(rule, view, turn[0].start, turn[-1].end, spk)
             pitches = [lv.pitch_rel for lv in turn if lv.pitch_rel is not None and lv.end - lv.start >= 0.5]
+            calm = any(t <= turn[-1].end for t in said_calm)  # said before the loud turn ends
             high = "pitch_above" in p and pitches and max(pitches) >= p["pitch_above"] and not calm
             if cue is None and not high:
                 continue

@@ -75,6 +75,15 @@ class Learned:
         hit = self.best_unit(text)
         return hit if hit is not None and hit.probability >= self.review else None
 
+    def hits(self, text: str) -> list[LearnedHit]:
+        """Every unit of text that reaches `review`, most likely first (ties: the earlier unit)."""
+        us = sentences(text)
+        if not us:
+            return []
+        probs = self._scores(tuple(u.text for u in us))
+        order = sorted(range(len(us)), key=lambda k: (-probs[k], k))
+        return [LearnedHit(us[k], probs[k]) for k in order if probs[k] >= self.review]
+
     def best_unit(self, text: str) -> LearnedHit | None:
         us = sentences(text)
         if not us:

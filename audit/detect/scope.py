@@ -32,6 +32,7 @@ _PAST_AFTER = re.compile(r"^(了?过|过了|过一[回次]|过两[回次]|过好
 # A place named to say where something is: "区政府后面那个城中村", "街道办旁边那栋", "镇政府对面那排楼".
 _LANDMARK_AFTER = re.compile(r"^(的)?(后面|后头|后身|后边|旁边|边上|对面|斜对面|门口|门前|附近|隔壁|那边|那头|楼下|楼上|院里|"
                              r"往[东西南北]|东边|西边|南边|北边|前面|前边|那排|那栋|那条|那片|大门|跟前|一带|左边|右边)")
+_GOING_TO = re.compile(r"(去|到|找|上|跑|进|奔|送|拿)[了过]?[^，。！？]{0,2}$")  # 去区政府门口坐着: a destination
 _PAST_CLOSED = re.compile(r"早(就)?(了了|了结了|结了|解决了|翻篇了|过去了)|已经(解决|处理|了结)了|翻篇了|都赔了|赔完了")
 # "…一个学徒叫电弧燎了手，厂里都赔了，早了结了": settled later in the same sentence, unless it turns to now first
 _NOW = re.compile(r"这次|这回|现在|今天|马上|眼下|刚才|刚刚")
@@ -41,14 +42,15 @@ _NOW = re.compile(r"这次|这回|现在|今天|马上|眼下|刚才|刚刚")
 # in someone else's mouth, unless the cue's own clause has the caller as subject again.
 _HEARSAY = re.compile(r"听.{0,6}说|据说|听说|说是")
 # not 不好说 / 说不准 / 说明 / 说法 ...: those say nothing about who is speaking
-_SAY = re.compile(r"(?<![不好难没别再])(说|讲|劝|撂话|放话|扬言|嚷嚷|吵吵|喊着)(?!法|明|理|清|道|好|话|实话|真的|完|了算|不|得|定|准|吧|呢|啊)")
+_SAY = re.compile(r"(?<![不好难没别再你您说])(说|讲|劝|撂话|放话|扬言|嚷嚷|吵吵|喊着)(?!法|明|理|清|道|好|话|实话|真的|完|了算|不|得|定|准|吧|呢|啊)")
 _THIRD_SUBJECT = re.compile(r"(他|她|他们|她们|人家|对方)(就|要|想|还|也|都|说|得|会|非)")
 # Someone else's intent earlier in the sentence: "我们老板急着要去找报社", "我爱人非要去告".
 _THIRD_PARTY = re.compile(r"(老板|经理|物业|邻居|师傅|房东|爱人|老公|老婆|儿子|闺女|女儿|亲戚|朋友|同事|家里人|老伴)")
 _INTENT = re.compile(r"要|想|非|打算|说")
 # "我说", "我跟你说", "我刚才也说": the caller is the one saying (not "我表哥说")
-# the caller as a subject again: not 我 as an object (让我, 告我) nor "我告诉你/我跟你说" (a turn of speech)
-_CALLER_AGAIN = re.compile(r"(?<![让叫跟给对和替帮把被劝说诉问告])[我俺](?!告诉你|跟你说|跟你讲|说)")
+# the caller as a subject again ("他说修不了，我说那就…"): not 我 as an object (让我, 告我), nor the aside
+# "…他就打一二三五八我告诉你" (a turn of speech inside someone else's threat)
+_CALLER_AGAIN = re.compile(r"(?<![让叫跟给对和替帮把被劝说诉问告])[我俺](?!告诉你)")
 _I_SAY = re.compile(r"[我俺]们?(就|也|都|还|刚才|刚|早就|一直)?((跟|和|对|给)[^，。！？]{1,3})?(也|都|就)?$")
 
 
@@ -112,7 +114,21 @@ def negated(prefix: str) -> bool:
     if best is None:
         return False
     bridge = prefix[best:]
+    if "就" in bridge:  # 再不来就打一二三四五: a condition (if not ..., then ...), not a negation
+        return False
     return len(bridge) <= _MAX_BRIDGE and all(ch in _BRIDGE for ch in bridge)
+
+
+def _settled_later(sentence_before: str, after: str) -> bool:
+    """An accident told as long ago and then as dealt with, later in the same sentence ("前些年…燎了手，厂里
+    都赔了，早了结了"); not when the telling turns to now first, and not "你们说已经处理了" (a complaint) or
+    "已经处理了吗" (a question)."""
+    rest = re.split(r"[。！？!?]", after, maxsplit=1)[0]
+    closed = _PAST_CLOSED.search(rest)
+    if closed is None or not _PAST_BEFORE.search(sentence_before) or _NOW.search(rest[: closed.start()]):
+        return False
+    c0, c1 = clause_bounds(rest, closed.start(), closed.end())
+    return not (_SAY.search(rest[c0 : closed.start()]) or re.match(r"^[^，。！？]*?(吗|么|没有)", rest[closed.end() :]))
 
 
 def cue_scope(text: str, start: int, end: int) -> CueScope:
@@ -121,11 +137,9 @@ def cue_scope(text: str, start: int, end: int) -> CueScope:
     prefix = text[c0:start]
     after = text[end:c1]
     sentence = _sentence_prefix(text, start)
-    rest = re.split(r"[。！？!?]", text[end:], maxsplit=1)[0]
-    closed_later = _PAST_CLOSED.search(rest)
-    settled = bool(_PAST_CLOSED.search(text[c0:c1]) or (closed_later and not _NOW.search(rest[: closed_later.start()])))
-    past = bool(_PAST_BEFORE.search(prefix) or _PAST_AFTER.match(after) or settled)
-    landmark = bool(_LANDMARK_AFTER.match(text[end:]))
+    past = bool(_PAST_BEFORE.search(prefix) or _PAST_AFTER.match(after) or _PAST_CLOSED.search(text[c0:c1]))
+    settled = bool(_PAST_CLOSED.search(text[c0:c1])) or _settled_later(sentence, text[end:])
+    landmark = bool(_LANDMARK_AFTER.match(text[end:])) and not _GOING_TO.search(prefix)
     return CueScope(negated=negated(prefix), past=past, reported=reported(sentence, prefix), landmark=landmark, settled=settled)
 
 
@@ -149,5 +163,11 @@ def said_by_someone_else(sentence: str) -> bool:
     start = 0
     for m in _CLAUSE_END.finditer(text):
         start = m.end()
-    end = next((m.start() for m in _SAY.finditer(text, start) if m.end() == len(text)), len(text))
-    return reported(text[:end], text[start:end])
+    clause = text[start:]
+    # inside the last clause a verb of saying opens a quote only right after someone else ("我儿子说要去告"),
+    # not as the clause's own verb ("找管你们的头头当面说说")
+    inner = [m for m in _SAY.finditer(clause) if re.search(r"(他|她|他们|她们|人家|对方|" + _THIRD_PARTY.pattern[1:-1] + r")$", clause[: m.start()])]
+    if not inner and _CALLER_AGAIN.search(clause):
+        return False  # the caller speaks for themself in the last clause ("他说要修，我要投诉")
+    end = start + inner[-1].end() if inner else start
+    return reported(text[:end], clause)
