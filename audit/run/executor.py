@@ -15,6 +15,7 @@ import os
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from itertools import chain
 from multiprocessing import get_context
 from typing import Any, Callable, Iterable, Iterator
 
@@ -97,7 +98,13 @@ def run_jobs(
                     if not broken:
                         nxt = next(queue, _END)
                         if nxt is not _END:
-                            pending[pool.submit(fn, nxt)] = nxt
+                            try:
+                                pending[pool.submit(fn, nxt)] = nxt
+                            except BrokenProcessPool:
+                                # a worker died after this result came back (a race seen once in CI):
+                                # the next item never ran, so a fresh pool takes it with the rest
+                                broken = True
+                                queue = chain([nxt], queue)
                 if broken:
                     for fut, item in pending.items():
                         yield item, None, AuditError("worker process died while this item was in flight")
