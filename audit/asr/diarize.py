@@ -192,16 +192,16 @@ def decide(found) -> Attribution:
     weight = votes.copy()
     if segs[first].start < 10.0:
         weight[first] += FIRST_BONUS
-    reliable = np.clip(secs / 1.0, 0.0, 1.0)
     on0 = margin > 0
     score = weight[on0].sum() - weight[~on0].sum()
     if score < 0:
         margin = -margin  # positive margin: the agent's voice
     margin = _third_voice(V, secs, fit, weight, margin)
-    # the two voices' margins as two Gaussians of one spread: each piece's log-likelihood ratio
-    # (a short piece's vector is less sure, so its ratio counts less), plus what it says
+    # each piece's log-likelihood ratio (a short piece's vector is less sure, so its ratio counts
+    # less), plus what it says
     voice_side = margin > 0
     llr, separation = _llr(margin, fit)
+    reliable = np.clip(secs / 1.0, 0.0, 1.0)
     p_agent = _sigmoid(np.clip(llr * reliable, -MAX_LLR, MAX_LLR) + CUE_LLR * np.clip(votes, -2, 2))
     path = _viterbi(p_agent, segs)
     out = [replace(p, speaker=AGENT if path[i] == 1 else CUSTOMER) for i, p in enumerate(segs)]

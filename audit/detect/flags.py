@@ -103,11 +103,7 @@ def _said(pattern: Pattern, segs: list[Segment]) -> tuple[Segment, str] | None:
 
 def _meant(learned: Learned, segs: list[Segment]) -> Segment | None:
     """The first segment whose words the classifier says mean its concept (at its flag threshold)."""
-    for s in segs:
-        got = learned.best(s.text)
-        if got is not None and got.probability >= learned.flag:
-            return s
-    return None
+    return next((s for s in segs if learned.meant(s.text) is not None), None)
 
 
 def _said_or_meant(pattern: Pattern | None, learned: Learned | None, segs: list[Segment]) -> Segment | None:
@@ -306,10 +302,9 @@ def _cue_in(rule: Rule, view: CallView, seg_start: float, seg_end: float, speake
             best = rule.similar.best(s.text)
             if best is not None and sentence_scope(best.unit.text).any_of(rule.scope) is None:
                 return f"近似「{best.example}」{best.score:.2f}"
-        if rule.learned is not None:
-            got = rule.learned.best(s.text)
-            if got is not None and got.probability >= rule.learned.flag:
-                return f"判为{rule.learned.concept} {got.probability:.2f}「{got.unit.text}」"
+        got = rule.learned.meant(s.text) if rule.learned is not None else None
+        if got is not None:
+            return f"判为{rule.learned.concept} {got.probability:.2f}「{got.unit.text}」"
     return None
 
 
@@ -341,7 +336,7 @@ def _level_flags(rule: Rule, view: CallView) -> list[Flag]:
     else:
         groups = [([lv], [lv]) for lv in view.measures.levels if lv.speaker == spk and lv.db_rel >= p["db_above"]]
     # the speaker says why they are loud (我耳朵背, 我在工地上): a raised pitch alone is then no anger
-    said_calm = [sg.start for sg in _speaker_segments(view, spk) if "calm_if" in p and _said(p["calm_if"], [sg]) is not None]
+    said_calm = [sg.start for sg in _speaker_segments(view, spk) if _said(p["calm_if"], [sg]) is not None] if "calm_if" in p else []
     out = []
     for loud, turn in groups:
         start, end = loud[0].start, loud[-1].end

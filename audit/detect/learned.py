@@ -75,22 +75,24 @@ class Learned:
         hit = self.best_unit(text)
         return hit if hit is not None and hit.probability >= self.review else None
 
+    def meant(self, text: str) -> LearnedHit | None:
+        """The unit of text most likely to mean the concept, if it reaches `flag` (it counts)."""
+        hit = self.best_unit(text)
+        return hit if hit is not None and hit.probability >= self.flag else None
+
     def hits(self, text: str) -> list[LearnedHit]:
-        """Every unit of text that reaches `review`, most likely first (ties: the earlier unit)."""
-        us = sentences(text)
-        if not us:
-            return []
-        probs = self._scores(tuple(u.text for u in us))
-        order = sorted(range(len(us)), key=lambda k: (-probs[k], k))
-        return [LearnedHit(us[k], probs[k]) for k in order if probs[k] >= self.review]
+        """Every unit of text that reaches `review`, most likely first."""
+        return [h for h in self._ranked(text) if h.probability >= self.review]
 
     def best_unit(self, text: str) -> LearnedHit | None:
+        ranked = self._ranked(text)
+        return ranked[0] if ranked else None
+
+    def _ranked(self, text: str) -> list[LearnedHit]:
+        """The units of text by probability, highest first (ties: the earlier unit)."""
         us = sentences(text)
-        if not us:
-            return None
-        probs = self._scores(tuple(u.text for u in us))
-        i = max(range(len(us)), key=lambda k: (probs[k], -k))
-        return LearnedHit(us[i], probs[i])
+        probs = self._scores(tuple(u.text for u in us)) if us else ()
+        return [LearnedHit(us[k], probs[k]) for k in sorted(range(len(us)), key=lambda k: (-probs[k], k))]
 
 
 _cache: dict[tuple[str, str, str], float] = {}

@@ -43,9 +43,12 @@ _NOW = re.compile(r"这次|这回|现在|今天|马上|眼下|刚才|刚刚")
 _HEARSAY = re.compile(r"听.{0,6}说|据说|听说|说是")
 # not 不好说 / 说不准 / 说明 / 说法 ...: those say nothing about who is speaking
 _SAY = re.compile(r"(?<![不好难没别再你您说])(说|讲|劝|撂话|放话|扬言|嚷嚷|吵吵|喊着)(?!法|明|理|清|道|好|话|实话|真的|完|了算|不|得|定|准|吧|呢|啊)")
-_THIRD_SUBJECT = re.compile(r"(他|她|他们|她们|人家|对方)(就|要|想|还|也|都|说|得|会|非)")
+_OTHER_PEOPLE = "他|她|他们|她们|人家|对方"
+_THIRD_SUBJECT = re.compile(rf"({_OTHER_PEOPLE})(就|要|想|还|也|都|说|得|会|非)")
 # Someone else's intent earlier in the sentence: "我们老板急着要去找报社", "我爱人非要去告".
-_THIRD_PARTY = re.compile(r"(老板|经理|物业|邻居|师傅|房东|爱人|老公|老婆|儿子|闺女|女儿|亲戚|朋友|同事|家里人|老伴)")
+_THIRD_PARTIES = "老板|经理|物业|邻居|师傅|房东|爱人|老公|老婆|儿子|闺女|女儿|亲戚|朋友|同事|家里人|老伴"
+_THIRD_PARTY = re.compile(f"({_THIRD_PARTIES})")
+_SOMEONE_ELSE_JUST_BEFORE = re.compile(f"({_OTHER_PEOPLE}|{_THIRD_PARTIES})$")
 _INTENT = re.compile(r"要|想|非|打算|说")
 # "我说", "我跟你说", "我刚才也说": the caller is the one saying (not "我表哥说")
 # the caller as a subject again ("他说修不了，我说那就…"): not 我 as an object (让我, 告我), nor the aside
@@ -166,7 +169,7 @@ def said_by_someone_else(sentence: str) -> bool:
     clause = text[start:]
     # inside the last clause a verb of saying opens a quote only right after someone else ("我儿子说要去告"),
     # not as the clause's own verb ("找管你们的头头当面说说")
-    inner = [m for m in _SAY.finditer(clause) if re.search(r"(他|她|他们|她们|人家|对方|" + _THIRD_PARTY.pattern[1:-1] + r")$", clause[: m.start()])]
+    inner = [m for m in _SAY.finditer(clause) if _SOMEONE_ELSE_JUST_BEFORE.search(clause[: m.start()])]
     if not inner and _CALLER_AGAIN.search(clause):
         return False  # the caller speaks for themself in the last clause ("他说要修，我要投诉")
     end = start + inner[-1].end() if inner else start
