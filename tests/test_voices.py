@@ -96,3 +96,23 @@ def test_one_voice_for_both_speakers_is_low_confidence_and_its_speaker_flags_rev
     flags = [f for f in apply_rules(pack, view) if f.speaker in (AGENT, CUSTOMER)]
     assert flags and all(f.review_only for f in flags)
     assert all(att.note in f.evidence for f in flags if f.rule_id)
+
+
+def test_the_voices_are_re_estimated_from_the_pieces_as_decided():
+    """_refit's voices are the means of the pieces each side was given: a piece between two
+    voices that the decision gave the agent pulls the agent's voice its way, unembedded pieces
+    get no margin, and a side with no weighted piece gives nothing."""
+    from audit.asr.diarize import _refit
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=256), rng.normal(size=256)
+    V = np.stack([a, a, b, b, a + b, np.zeros(256)])
+    V[:5] /= np.linalg.norm(V[:5], axis=1, keepdims=True)
+    weight = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 0.0])
+    embedded = np.array([True, True, True, True, True, False])
+    as_agent = _refit(V, weight, np.array([1, 1, 0, 0, 1, 0]), embedded)
+    as_customer = _refit(V, weight, np.array([1, 1, 0, 0, 0, 0]), embedded)
+    assert (as_agent[:2] > 0).all() and (as_agent[2:4] < 0).all()
+    assert as_agent[4] > as_customer[4]  # the mixed piece's side moves the voices toward it
+    assert as_agent[5] == 0.0
+    assert _refit(V, weight, np.ones(6, dtype=int), embedded) is None
