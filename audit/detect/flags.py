@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, replace
 from audit.detect.acoustic import Measures
 from audit.detect.anchors import anchored, find_anchor, stretch_bounds
 from audit.detect.confidence import ConfidenceOptions, asr_confidence, margin_confidence
+from audit.detect.echo import echoed
 from audit.detect.heard import doubts, heard_as, unheard_speech, window_bounds
 from audit.detect.learned import Learned, prime
 from audit.detect.rules import Rule, RulePack
@@ -308,6 +309,20 @@ def _cue_in(rule: Rule, view: CallView, seg_start: float, seg_end: float, speake
     return None
 
 
+ECHO_LOOKBACK_S = 20.0  # what the agent said this long before the caller's turn can be echoed
+
+
+def _echo_in(view: CallView, start: float, end: float, speaker: str) -> str | None:
+    """The speaker's turn throws the other side's words just before it back as a question."""
+    turn = [s for s in view.segments if s.speaker == speaker and s.start < end + 1.5 and s.end > start - 1.5]
+    if not turn:
+        return None
+    before = [s.text for s in view.segments if s.speaker != speaker
+              and turn[0].start - ECHO_LOOKBACK_S <= s.end <= turn[0].start + 0.5]
+    found = echoed("".join(s.text for s in turn), "".join(before[-2:]))
+    return f"反问重复坐席的话「{found}」" if found else None
+
+
 def _turns(levels, speaker: str, join: float = 1.0) -> list[list]:
     """The speaker's level segments grouped into turns (gaps under `join` seconds)."""
     out: list[list] = []
@@ -349,6 +364,8 @@ def _level_flags(rule: Rule, view: CallView) -> list[Flag]:
             pitches = [lv.pitch_rel for lv in turn if lv.pitch_rel is not None and lv.end - lv.start >= 0.5]
             calm = any(t <= turn[-1].end for t in said_calm)  # said before the loud turn ends
             high = "pitch_above" in p and pitches and max(pitches) >= p["pitch_above"] and not calm
+            if cue is None and p.get("echo_question") and not calm:
+                cue = _echo_in(view, turn[0].start, turn[-1].end, spk)
             if cue is None and not high:
                 continue
             why += f", {cue}" if cue else f", 音调高{max(pitches):+.1f}半音"

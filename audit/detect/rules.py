@@ -52,7 +52,7 @@ TYPE_KEYS = {
     "hold": {"min_silence", "before", "after", "before_window", "after_window", "flag_when"},
     "acoustic": {
         "measure", "min_count", "db_above", "min_duration", "max_cps", "min_cps", "above_median", "below_median",
-        "min_overlap", "words", "similar", "classifier", "combine", "pitch_above", "calm_if",
+        "min_overlap", "words", "similar", "classifier", "combine", "pitch_above", "calm_if", "echo_question",
     },
 }
 
@@ -281,6 +281,12 @@ def parse_rule(d, file: str, index: int, concepts: dict[str, Concept] | None = N
             if "pitch_above" not in params:
                 raise RuleError(f"{where}: calm_if says when a raised pitch alone does not count, so it needs pitch_above")
             params["calm_if"] = compile_pattern(d["calm_if"], f"{where}.calm_if")
+        if "echo_question" in d:
+            if not isinstance(d["echo_question"], bool):
+                raise RuleError(f"{where}: echo_question must be true or false")
+            if d["echo_question"] and not (params["measure"] == "level" and params["combine"] == "all"):
+                raise RuleError(f"{where}: echo_question works with measure level and combine all only")
+            params["echo_question"] = d["echo_question"]
         if "similar" in d:
             similar = _similar(d["similar"], where, concepts)
         if "classifier" in d:
