@@ -78,9 +78,31 @@ def test_a_destination_is_not_who_the_caller_is(pack):
     assert category_counted(pack, "risk.escalation", "我把这几天的经过写下来，后天拿到区里信访办去，看谁来管。")
 
 
+def test_the_media_brought_in_as_pressure_is_an_escalation_not_a_report(pack):
+    # LABELS.md: media as pressure is risk.escalation; the caller who IS the media is risk.report
+    threat = "明天早上还没电，我就叫县电视台那个栏目的记者来拍，让全县都看看。"
+    assert category_counted(pack, "risk.report", threat) == []
+    assert category_counted(pack, "risk.escalation", threat)
+    assert category_counted(pack, "risk.report", "你好，我是县电视台民生栏目的记者，想了解今天停电的情况。")
+
+
+def test_a_number_the_agent_gave_read_back_is_no_threat_and_the_next_sentence_still_reads(pack):
+    referral = "A 0-6 房东加价收电费归市场监管管，您可以打一二三一五反映。"
+    assert category_counted(pack, "risk.escalation", [referral, "C 7-10 一二三一五，好，我记一下。"]) == []
+    assert category_counted(pack, "risk.escalation", [referral, "C 7-12 一二三一五，我记下了。他再不退钱，我就去法院告这个房东。"])
+    # the caller's own threat with a number nobody gave them still counts
+    assert category_counted(pack, "risk.escalation", ["A 0-6 我这边给您登记。", "C 7-10 一二三一五，我现在就打过去告他们。"])
+
+
 # 2. brush-off in other words; a proper referral of a matter that is not the power company's
 def test_brushoff_in_other_words_is_flagged(pack):
     assert category_counted(pack, "etiquette.forbidden", "这种事我们也没招，你们两家自己掰扯清楚再说吧。")
+
+
+def test_not_ours_said_with_where_to_turn_is_a_referral_and_bare_is_a_brushoff(pack):
+    assert category_counted(pack, "etiquette.forbidden",
+                            "这套电瓶是您自己买的设备，不归我们管，我们也修不了，您可以打一二三一五找市场监管部门反映。") == []
+    assert category_counted(pack, "etiquette.forbidden", "这套电瓶是您自己买的设备，不归我们管，我们也修不了。")
 
 
 def test_proper_referral_is_not_a_brushoff(pack):
@@ -115,6 +137,9 @@ def test_must_report_said_plainly_is_flagged(pack, said):
     # an office as a landmark; an accident told as over and dealt with later in the sentence
     "我们那栋就在县政府斜对面，整栋楼从早上就没电。",
     "前些年厂里有个学徒叫电弧燎了手，厂里都赔了，早了结了，今天想问问检修要不要报停。",
+    # a job named in passing: a daughter's, or the caller's own (an office calling on duty says 我是…的)
+    "我闺女在晚报社上班，她叫我先打个电话问问清楚。",
+    "我自己就在区里一个街道办上班，这些手续多少懂一点，就是想问问进度。",
 ])
 def test_neutral_mentions_are_not_reported(pack, said):
     assert category_counted(pack, "risk.report", said) == []
@@ -129,6 +154,11 @@ def test_anger_without_anger_words_is_flagged_when_loud(pack):
 def test_a_loud_calm_caller_is_not_angry(pack):
     turns = ["C 0-4 +0 我想问一下停电的事。", "C 5-9 +0 昨天就说来人了。", "C 10-14 +8 不好意思啊，我这边机器轰轰响，嗓门大了点，您别介意。"]
     assert counted(pack, "emotion.customer.angry", turns) == []
+    # the sentence that says why they are loud is never the anger itself, whatever the classifier makes of it
+    rule = pack.by_id["emotion.customer.angry"]
+    why = "我这是在工地上，搅拌机正转着，得扯着嗓子说，你别嫌吵啊！"
+    assert rule.params["calm_if"].search(why)
+    assert counted(pack, "emotion.customer.angry", ["C 0-4 +0 喂，听得见吗？", f"C 5-9 +8 {why}"]) == []
 
 
 # 6. near-homophones with digits: Whisper writes 9 for 久
@@ -144,6 +174,12 @@ def test_a_staff_complaint_that_mentions_an_outage_needs_no_information_collecti
     turns = ["C 0-6 我要反映一下你们抄表员的态度，上回停电那天他来我家，说话可冲了。",
              "A 7-12 非常抱歉给您带来不好的感受，我把您反映的情况记下来，转给相关部门核实处理。"]
     assert counted(pack, "info.collection.fault", turns) == []
+
+
+def test_a_repair_the_agent_opens_makes_a_fault_call_however_the_fault_was_told(pack):
+    told = "C 0-5 我替我姥姥打的，她说屋里一下午都黑着，灯也打不开。"
+    assert counted(pack, "info.collection.fault", [told, "A 6-10 好的，我给您报一个抢修，让供电所派人过去看。"])
+    assert counted(pack, "info.collection.fault", [told, "A 6-10 好的，我给您报一个抢修，您家详细地址是哪里？"]) == []
 
 
 def test_looking_up_the_area_the_caller_named_is_not_collecting(pack):

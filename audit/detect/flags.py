@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import asdict, dataclass, replace
 
 from audit.detect.acoustic import Measures
@@ -127,7 +128,8 @@ def applies(rule: Rule, view: CallView) -> bool:
     if rule.topics and view.topic not in rule.topics:
         return False
     if (rule.when is not None or rule.when_learned is not None) and _said_or_meant(
-            rule.when, rule.when_learned, _speaker_segments(view, rule.when_speaker)) is None:
+            rule.when, rule.when_learned, _speaker_segments(view, rule.when_speaker)) is None and not (
+            rule.when_agent_says is not None and _said(rule.when_agent_says, _speaker_segments(view, AGENT)) is not None):
         return False
     if rule.anchor is not None and find_anchor(rule.anchor, view.segments) is None:
         return False  # the moment the rule is about never came
@@ -141,20 +143,39 @@ def applicable_rules(pack: RulePack, view: CallView) -> list[str]:
     return [r.id for r in pack.rules if applies(r, view) and (r.type != "hold" or longest >= r.params["min_silence"])]
 
 
-def scoped_hits(rule: Rule, pattern: Pattern, text: str) -> list[Hit]:
-    """The pattern's hits in text that count: those in a scope the rule excludes are dropped."""
+def scoped_hits(rule: Rule, pattern: Pattern, text: str, said_before: str = "") -> list[Hit]:
+    """The pattern's hits in text that count: those in a scope the rule excludes are dropped.
+    `said_before`: what the other side said just before (scope `repeated`)."""
     found = pattern.hits(text)
     if not rule.scope or not found:
         return found
     offsets = normalized_offsets(text)
+    heard_before = _as_said(said_before) if "repeated" in rule.scope else ""
     keep = []
     for h in found:
         if h.end <= h.start:
             continue
         a, b = offsets[h.start], offsets[h.end - 1] + 1
-        if cue_scope(text, a, b).any_of(rule.scope) is None:
+        scope = cue_scope(text, a, b)
+        if heard_before and _NUMBER.search(_as_said(h.found)) and _as_said(h.found) in heard_before:
+            scope = replace(scope, repeated=True)
+        if scope.any_of(rule.scope) is None:
             keep.append(h)
     return keep
+
+
+_DIGITS = str.maketrans("0123456789幺", "零一二三四五六七八九一")
+_NUMBER = re.compile("[零一二三四五六七八九]{3,}")  # a number (12315), not a word the agent also used (投诉)
+
+
+def _as_said(text: str) -> str:
+    """Digits as characters, no spaces or punctuation: 12315 and 一二三一五 (and 幺二三幺五) are one number."""
+    return re.sub(r"[\s，。！？、；：,.!?;:…]", "", text).translate(_DIGITS)
+
+
+def _said_just_before(view: CallView, seg: Segment) -> str:
+    """What the other side said before seg (a number given early is read back at the end: 我复述一遍…)."""
+    return "".join(s.text for s in view.segments if s.speaker != seg.speaker and s.end <= seg.start + 0.5)
 
 
 def _match_quality(hits: list[Hit]) -> float:
@@ -170,7 +191,8 @@ def eval_match(rule: Rule, view: CallView) -> list[Flag]:
     opts = view.confidence
     hits = []  # (segment, what was found, confidence, review-only)
     for s in segs:
-        found = scoped_hits(rule, rule.pattern, s.text) if rule.pattern is not None else []
+        before = _said_just_before(view, s) if "repeated" in rule.scope else ""
+        found = scoped_hits(rule, rule.pattern, s.text, before) if rule.pattern is not None else []
         if found:
             words = sorted({h.found for h in found})
             conf = _match_quality(found) * min(1.0, 0.5 + asr_confidence([s]))
@@ -179,9 +201,10 @@ def eval_match(rule: Rule, view: CallView) -> list[Flag]:
                 conf = min(conf, rule.learned.review)
             hits.append((s, words, conf, doubt, ", ".join(words) + ("; 句意不像" if doubt else "")))
             continue
-        if rule.scope and rule.pattern is not None and rule.pattern.hits(s.text):
-            continue  # the rule's own words are here, and their scope says not now (我不是要投诉, 他说要打12345)
-        if rule.similar is not None:
+        # the rule's own words are here, and their scope says not now (我不是要投诉, 他说要打12345): the sentences
+        # that hold them are left alone, the others still read ("一二三一五我记下了。不行我就去告房东")
+        scoped_out = bool(rule.scope and rule.pattern is not None and rule.pattern.hits(s.text))
+        if rule.similar is not None and not scoped_out:
             sims = [h for h in rule.similar.hits(s.text) if sentence_scope(h.unit.text).any_of(rule.scope) is None]
             if sims:
                 best = max(sims, key=lambda h: h.score)
@@ -193,7 +216,8 @@ def eval_match(rule: Rule, view: CallView) -> list[Flag]:
             # quote it did not learn: a third party's threat at the caller, heard without its keyword
             # (物业经理说…他就打一二三五八告我: dev23 as heard, 0.97), read from each sentence's last clause
             quotes = "reported" in rule.scope and rule.speaker == CUSTOMER
-            got = next((h for h in rule.learned.hits(s.text) if not (quotes and said_by_someone_else(h.unit.text))), None)
+            got = next((h for h in rule.learned.hits(s.text) if not (quotes and said_by_someone_else(h.unit.text))
+                        and not (scoped_out and rule.pattern.hits(h.unit.text))), None)
             if got is not None:
                 # words ASR was unsure of cannot be trusted to mean anything: a reviewer's call
                 unsure = asr_confidence([s]) < opts.min_asr
@@ -304,7 +328,8 @@ def _cue_in(rule: Rule, view: CallView, seg_start: float, seg_end: float, speake
             if best is not None and sentence_scope(best.unit.text).any_of(rule.scope) is None:
                 return f"近似「{best.example}」{best.score:.2f}"
         got = rule.learned.meant(s.text) if rule.learned is not None else None
-        if got is not None:
+        # the sentence that says why the caller is loud (我在工地上，得扯着嗓子说) is not itself anger
+        if got is not None and not ("calm_if" in rule.params and rule.params["calm_if"].search(got.unit.text)):
             return f"判为{rule.learned.concept} {got.probability:.2f}「{got.unit.text}」"
     return None
 

@@ -44,7 +44,7 @@ MEASURES = ("overlap", "level", "speech_rate")
 WINDOW_KEYS = ("first_seconds", "last_seconds", "first_turns", "last_turns")
 COMMON_KEYS = {
     "id", "category", "dimension", "severity", "points", "description", "type", "speaker", "window",
-    "examples", "when", "when_classifier", "when_speaker", "topics", "enabled", "scope",
+    "examples", "when", "when_classifier", "when_speaker", "when_agent_says", "topics", "enabled", "scope",
 }
 TYPE_KEYS = {
     "match": {"pattern", "similar", "classifier", "min_count", "unless", "unless_speaker"},
@@ -81,6 +81,7 @@ class Rule:
     when: Pattern | None = None  # the rule applies only if this is said (by when_speaker)
     when_learned: Learned | None = None  # ... or a sentence of when_speaker means this concept (when_classifier)
     when_speaker: str = "any"
+    when_agent_says: Pattern | None = None  # ... or the agent says this (我给您报一个抢修): the call is of that kind
     topics: tuple[str, ...] = ()  # the rule applies only to calls of these topics
     similar: Similar | None = None  # match: sentences that mean what the rule looks for
     learned: Learned | None = None  # match: a sentence classifier of the bank says it means the concept
@@ -318,6 +319,7 @@ def parse_rule(d, file: str, index: int, concepts: dict[str, Concept] | None = N
         when=compile_pattern(d["when"], f"{where}.when") if "when" in d else None,
         when_learned=_learned(d["when_classifier"], f"{where}.when_classifier", bank) if "when_classifier" in d else None,
         when_speaker=_choice(d, "when_speaker", SPEAKERS, where, "any"),
+        when_agent_says=compile_pattern(d["when_agent_says"], f"{where}.when_agent_says") if "when_agent_says" in d else None,
         topics=tuple(d.get("topics") or ()),
         similar=similar,
         learned=learned,

@@ -1,4 +1,5 @@
-"""Does a cue count where it was said? Negation, past time, reported speech, a landmark, a settled matter.
+"""Does a cue count where it was said? Negation, past time, reported speech, a landmark, a settled matter,
+a destination, a workplace, a referral.
 
 A keyword or a similar sentence says only that a topic came up: "我不是要投诉",
 "去年我投诉过一回" and "他说要打12345告我" all contain a complaint cue, and none
@@ -14,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-SCOPES = ("negated", "past", "reported", "landmark", "settled")
+SCOPES = ("negated", "past", "reported", "landmark", "settled", "destination", "workplace", "referred", "repeated")
 
 _CLAUSE_END = re.compile(r"[，。！？；、,.!?;…\s]|但是|可是|不过|结果|然后|所以|现在|这回|这次|今天")
 
@@ -33,6 +34,25 @@ _PAST_AFTER = re.compile(r"^(了?过|过了|过一[回次]|过两[回次]|过好
 _LANDMARK_AFTER = re.compile(r"^(的)?(后面|后头|后身|后边|旁边|边上|对面|斜对面|门口|门前|附近|隔壁|那边|那头|楼下|楼上|院里|"
                              r"往[东西南北]|东边|西边|南边|北边|前面|前边|那排|那栋|那条|那片|大门|跟前|一带|左边|右边)")
 _GOING_TO = re.compile(r"(去|到|找|上|跑|进|奔|送|拿)[了过]?[^，。！？]{0,2}$")  # 去区政府门口坐着: a destination
+# Where the caller will take it or whom they will bring in (叫电视台的记者来拍, 打电视台那个节目的热线,
+# 抄一份给县里的人大代表): media or an office as pressure is an escalation (LABELS.md), not who calls.
+# Not 到/上 alone: 发到网上, 上抖音 is exposure online, which is a report.
+_TOWARD = re.compile(r"(去(?!年|世)|找|叫|喊|请(?!问)|打给|打到|打|给|寄到|寄给|抄给|抄送|告到|捅到|反映到|送到|闹到|拿到)[了过]?"
+                     r"(?:(?![我俺](?!们))[^，。！？]){0,10}$")
+# A workplace, not who calls: someone else's job (我女儿在报社做编辑, 俺儿子在县电视台上班: a relative,
+# friend or neighbour is the subject of the cue's clause), or the caller's own named in passing
+# (我自己就在一个街道办上班: where they work, not the office calling on duty, which says 我是街道办的).
+_RELATIVES = ("女儿|女子|闺女|姑娘|儿子|儿媳|媳妇|女婿|老公|老婆|爱人|老伴|孩子|娃|侄子|侄女|外甥|外甥女|孙子|孙女|"
+              "表哥|表姐|表妹|表弟|堂哥|堂姐|哥哥|姐姐|弟弟|妹妹|小舅子|大舅子|姐夫|妹夫|亲戚|朋友|同学|邻居|同事|老乡|他|她")
+_RELATIVE_SUBJECT = re.compile(rf"({_RELATIVES})(以前|原来|现在|就|也|都|还)?(在|是|当|做|干|搞)[^，。！？我俺]{{0,8}}$")
+_WORKS_AT = re.compile(r"在[^，。！？]{0,10}$")  # ... 在 (the cue) 上班
+_WORK_AFTER = re.compile(r"^[^，。！？]{0,4}(上班|工作|打工|做事|上着班)")
+# A proper referral: in the same breath the agent says where to turn and how (您可以打一二三一五找市场监管,
+# 可以找街道协调) or takes it on (我帮您登记, 但…我们会…). None of the 40-odd brush-offs labelled in dev and
+# the seven sets says so; a bare "你找物业去" does not.
+_REFERRAL = re.compile(r"(可以|建议您?|麻烦您|您就)(直接)?(打|拨打|拨|联系|找|到|去|咨询|向)[^。！？]{0,14}(热线|电话|号码|[零一二三四五六七八九幺0-9]{3,}|"
+                       r"部门|公司|局|所|中心|委员会|街道|物业|厂家|卖家|售后)|我(这边)?(也)?(可以)?(帮|给|替)您(登记|记下|记录|转|派|联系|留)|"
+                       r"但[^。！？]{0,12}我们(会|可以|也会)")
 _PAST_CLOSED = re.compile(r"早(就)?(了了|了结了|结了|解决了|翻篇了|过去了)|已经(解决|处理|了结)了|翻篇了|都赔了|赔完了")
 # "…一个学徒叫电弧燎了手，厂里都赔了，早了结了": settled later in the same sentence, unless it turns to now first
 _NOW = re.compile(r"这次|这回|现在|今天|马上|眼下|刚才|刚刚")
@@ -46,14 +66,14 @@ _SAY = re.compile(r"(?<![不好难没别再你您说])(说|讲|劝|撂话|放话
 _OTHER_PEOPLE = "他|她|他们|她们|人家|对方"
 _THIRD_SUBJECT = re.compile(rf"({_OTHER_PEOPLE})(就|要|想|还|也|都|说|得|会|非)")
 # Someone else's intent earlier in the sentence: "我们老板急着要去找报社", "我爱人非要去告".
-_THIRD_PARTIES = "老板|经理|物业|邻居|师傅|房东|爱人|老公|老婆|儿子|闺女|女儿|亲戚|朋友|同事|家里人|老伴"
+_THIRD_PARTIES = "老板|经理|物业|邻居|师傅|房东|爱人|老公|老婆|儿子|闺女|女儿|亲戚|朋友|同事|家里人|老伴|室友|舍友|同学"
 _THIRD_PARTY = re.compile(f"({_THIRD_PARTIES})")
 _SOMEONE_ELSE_JUST_BEFORE = re.compile(f"({_OTHER_PEOPLE}|{_THIRD_PARTIES})$")
 _INTENT = re.compile(r"要|想|非|打算|说")
 # "我说", "我跟你说", "我刚才也说": the caller is the one saying (not "我表哥说")
 # the caller as a subject again ("他说修不了，我说那就…"): not 我 as an object (让我, 告我), nor the aside
 # "…他就打一二三五八我告诉你" (a turn of speech inside someone else's threat)
-_CALLER_AGAIN = re.compile(r"(?<![让叫跟给对和替帮把被劝说诉问告])[我俺](?!告诉你)")
+_CALLER_AGAIN = re.compile(r"(?<![让叫喊跟给对和替帮把被劝说诉问告])[我俺](?!告诉你)")
 _I_SAY = re.compile(r"[我俺]们?(就|也|都|还|刚才|刚|早就|一直)?((跟|和|对|给)[^，。！？]{1,3})?(也|都|就)?$")
 
 
@@ -84,6 +104,12 @@ class CueScope:
     reported: bool = False
     landmark: bool = False
     settled: bool = False  # said to be over and dealt with (早了结了, 都赔了): past, and nothing to report now
+    destination: bool = False  # where the caller will take it or whom they will bring in (找记者, 打电视台的热线)
+    workplace: bool = False  # a job named, not who calls (我女儿在报社上班, 我在一个街道办上班)
+    referred: bool = False  # the same breath says where to turn and how, or takes it on (您可以打一二三一五找…)
+    # the other side said the cue just before (the caller noting the 一二三一五 the agent gave): set from the
+    # call by audit/detect/flags.py, not from the text alone
+    repeated: bool = False
 
     def any_of(self, scopes: tuple[str, ...]) -> str | None:
         """The first of `scopes` this cue is in (None: it counts)."""
@@ -143,7 +169,9 @@ def cue_scope(text: str, start: int, end: int) -> CueScope:
     past = bool(_PAST_BEFORE.search(prefix) or _PAST_AFTER.match(after) or _PAST_CLOSED.search(text[c0:c1]))
     settled = bool(_PAST_CLOSED.search(text[c0:c1])) or _settled_later(sentence, text[end:])
     landmark = bool(_LANDMARK_AFTER.match(text[end:])) and not _GOING_TO.search(prefix)
-    return CueScope(negated=negated(prefix), past=past, reported=reported(sentence, prefix), landmark=landmark, settled=settled)
+    return CueScope(negated=negated(prefix), past=past, reported=reported(sentence, prefix), landmark=landmark, settled=settled,
+                    destination=bool(_TOWARD.search(prefix)), referred=bool(_REFERRAL.search(text)),
+                    workplace=bool(_RELATIVE_SUBJECT.search(prefix) or (_WORKS_AT.search(prefix) and _WORK_AFTER.match(after))))
 
 
 def sentence_scope(text: str) -> CueScope:
