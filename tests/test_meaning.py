@@ -103,6 +103,9 @@ def test_not_ours_said_with_where_to_turn_is_a_referral_and_bare_is_a_brushoff(p
     assert category_counted(pack, "etiquette.forbidden",
                             "这套电瓶是您自己买的设备，不归我们管，我们也修不了，您可以打一二三一五找市场监管部门反映。") == []
     assert category_counted(pack, "etiquette.forbidden", "这套电瓶是您自己买的设备，不归我们管，我们也修不了。")
+    # as heard: the turn cut in two by ASR, the verb misheard (打 as 达)
+    assert category_counted(pack, "etiquette.forbidden", ["A 0-3 这块不归我们管，", "A 3.5-8 但您来申请的时候，我们会把材料一次讲清楚。"]) == []
+    assert category_counted(pack, "etiquette.forbidden", "不归我们管，您可以以达1235找市场监管部门反映。") == []
 
 
 def test_proper_referral_is_not_a_brushoff(pack):

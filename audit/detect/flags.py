@@ -13,7 +13,7 @@ from audit.detect.echo import echoed
 from audit.detect.heard import doubts, heard_as, unheard_speech, window_bounds
 from audit.detect.learned import Learned, prime
 from audit.detect.rules import Rule, RulePack
-from audit.detect.scope import cue_scope, said_by_someone_else, sentence_scope
+from audit.detect.scope import cue_scope, referral_in, said_by_someone_else, sentence_scope
 from audit.asr.transcript import AGENT, CUSTOMER, Segment
 from audit.text.textmatch import Hit, Pattern, normalized_offsets
 
@@ -143,14 +143,16 @@ def applicable_rules(pack: RulePack, view: CallView) -> list[str]:
     return [r.id for r in pack.rules if applies(r, view) and (r.type != "hold" or longest >= r.params["min_silence"])]
 
 
-def scoped_hits(rule: Rule, pattern: Pattern, text: str, said_before: str = "") -> list[Hit]:
+def scoped_hits(rule: Rule, pattern: Pattern, text: str, said_before: str = "", turn: str = "") -> list[Hit]:
     """The pattern's hits in text that count: those in a scope the rule excludes are dropped.
-    `said_before`: what the other side said just before (scope `repeated`)."""
+    `said_before`: what the other side said before (scope `repeated`); `turn`: the speaker's whole turn
+    around text (scope `referred`: ASR cuts "这块不归我们管，" from "但…我们会…")."""
     found = pattern.hits(text)
     if not rule.scope or not found:
         return found
     offsets = normalized_offsets(text)
     heard_before = _as_said(said_before) if "repeated" in rule.scope else ""
+    referred_turn = "referred" in rule.scope and referral_in(turn)
     keep = []
     for h in found:
         if h.end <= h.start:
@@ -159,6 +161,8 @@ def scoped_hits(rule: Rule, pattern: Pattern, text: str, said_before: str = "") 
         scope = cue_scope(text, a, b)
         if heard_before and _NUMBER.search(_as_said(h.found)) and _as_said(h.found) in heard_before:
             scope = replace(scope, repeated=True)
+        if referred_turn:
+            scope = replace(scope, referred=True)
         if scope.any_of(rule.scope) is None:
             keep.append(h)
     return keep
@@ -171,6 +175,18 @@ _NUMBER = re.compile("[零一二三四五六七八九]{3,}")  # a number (12315)
 def _as_said(text: str) -> str:
     """Digits as characters, no spaces or punctuation: 12315 and 一二三一五 (and 幺二三幺五) are one number."""
     return re.sub(r"[\s，。！？、；：,.!?;:…]", "", text).translate(_DIGITS)
+
+
+def _turn_text(view: CallView, seg: Segment, join: float = 1.5) -> str:
+    """seg with the same speaker's segments next to it (gaps under `join` s): the turn ASR cut up."""
+    segs = list(view.segments)
+    i = segs.index(seg)
+    lo = hi = i
+    while lo > 0 and segs[lo - 1].speaker == seg.speaker and segs[lo].start - segs[lo - 1].end < join:
+        lo -= 1
+    while hi + 1 < len(segs) and segs[hi + 1].speaker == seg.speaker and segs[hi + 1].start - segs[hi].end < join:
+        hi += 1
+    return "".join(s.text for s in segs[lo:hi + 1])
 
 
 def _said_just_before(view: CallView, seg: Segment) -> str:
@@ -192,7 +208,8 @@ def eval_match(rule: Rule, view: CallView) -> list[Flag]:
     hits = []  # (segment, what was found, confidence, review-only)
     for s in segs:
         before = _said_just_before(view, s) if "repeated" in rule.scope else ""
-        found = scoped_hits(rule, rule.pattern, s.text, before) if rule.pattern is not None else []
+        turn = _turn_text(view, s) if "referred" in rule.scope else ""
+        found = scoped_hits(rule, rule.pattern, s.text, before, turn) if rule.pattern is not None else []
         if found:
             words = sorted({h.found for h in found})
             conf = _match_quality(found) * min(1.0, 0.5 + asr_confidence([s]))

@@ -37,7 +37,7 @@ _GOING_TO = re.compile(r"(去|到|找|上|跑|进|奔|送|拿)[了过]?[^，。�
 # Where the caller will take it or whom they will bring in (叫电视台的记者来拍, 打电视台那个节目的热线,
 # 抄一份给县里的人大代表): media or an office as pressure is an escalation (LABELS.md), not who calls.
 # Not 到/上 alone: 发到网上, 上抖音 is exposure online, which is a report.
-_TOWARD = re.compile(r"(去(?!年|世)|找|叫|喊|请(?!问)|打给|打到|打|给|寄到|寄给|抄给|抄送|告到|捅到|反映到|送到|闹到|拿到)[了过]?"
+_TOWARD = re.compile(r"(去(?!年|世)|找|叫|喊|要(?!是)|请(?!问)|打给|打到|打|给|寄到|寄给|抄给|抄送|告到|捅到|反映到|送到|闹到|拿到)[了过]?"
                      r"(?:(?![我俺](?!们))[^，。！？]){0,10}$")
 # A workplace, not who calls: someone else's job (我女儿在报社做编辑, 俺儿子在县电视台上班: a relative,
 # friend or neighbour is the subject of the cue's clause), or the caller's own named in passing
@@ -50,9 +50,15 @@ _WORK_AFTER = re.compile(r"^[^，。！？]{0,4}(上班|工作|打工|做事|上
 # A proper referral: in the same breath the agent says where to turn and how (您可以打一二三一五找市场监管,
 # 可以找街道协调) or takes it on (我帮您登记, 但…我们会…). None of the 40-odd brush-offs labelled in dev and
 # the seven sets says so; a bare "你找物业去" does not.
-_REFERRAL = re.compile(r"(可以|建议您?|麻烦您|您就)(直接)?(打|拨打|拨|联系|找|到|去|咨询|向)[^。！？]{0,14}(热线|电话|号码|[零一二三四五六七八九幺0-9]{3,}|"
+# The verb is left open: ASR writes 打 as 达 (您可以以达1235找市场监管部门).
+_REFERRAL = re.compile(r"(可以|建议您?|麻烦您|您就)[^。！？]{0,10}(热线|电话|号码|[零一二三四五六七八九幺0-9]{3,}|"
                        r"部门|公司|局|所|中心|委员会|街道|物业|厂家|卖家|售后)|我(这边)?(也)?(可以)?(帮|给|替)您(登记|记下|记录|转|派|联系|留)|"
                        r"但[^。！？]{0,12}我们(会|可以|也会)")
+
+
+def referral_in(text: str) -> bool:
+    """Does text say where to turn and how, or take the matter on (scope `referred`)?"""
+    return bool(_REFERRAL.search(text))
 _PAST_CLOSED = re.compile(r"早(就)?(了了|了结了|结了|解决了|翻篇了|过去了)|已经(解决|处理|了结)了|翻篇了|都赔了|赔完了")
 # "…一个学徒叫电弧燎了手，厂里都赔了，早了结了": settled later in the same sentence, unless it turns to now first
 _NOW = re.compile(r"这次|这回|现在|今天|马上|眼下|刚才|刚刚")
@@ -170,7 +176,7 @@ def cue_scope(text: str, start: int, end: int) -> CueScope:
     settled = bool(_PAST_CLOSED.search(text[c0:c1])) or _settled_later(sentence, text[end:])
     landmark = bool(_LANDMARK_AFTER.match(text[end:])) and not _GOING_TO.search(prefix)
     return CueScope(negated=negated(prefix), past=past, reported=reported(sentence, prefix), landmark=landmark, settled=settled,
-                    destination=bool(_TOWARD.search(prefix)), referred=bool(_REFERRAL.search(text)),
+                    destination=bool(_TOWARD.search(prefix)), referred=referral_in(text),
                     workplace=bool(_RELATIVE_SUBJECT.search(prefix) or (_WORKS_AT.search(prefix) and _WORK_AFTER.match(after))))
 
 
