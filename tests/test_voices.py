@@ -116,3 +116,28 @@ def test_the_voices_are_re_estimated_from_the_pieces_as_decided():
     assert as_agent[4] > as_customer[4]  # the mixed piece's side moves the voices toward it
     assert as_agent[5] == 0.0
     assert _refit(V, weight, np.ones(6, dtype=int), embedded) is None
+
+
+def test_what_comes_before_the_first_sure_agent_piece_is_the_agents():
+    """An inbound call opens with the agent: a short 您好 whose vector sits on the caller's voice still
+    goes to the agent when the greeting follows it."""
+    from audit.asr.diarize import decide
+    from audit.asr.turns import Piece, Pieces
+
+    rng = np.random.default_rng(1)
+    agent, caller = rng.normal(size=256), rng.normal(size=256)
+
+    def v(base):
+        x = base + 0.3 * rng.normal(size=256)
+        return (x / np.linalg.norm(x)).astype(np.float32)
+
+    said = [(caller, 0.5, 0.6, "您好，"), (agent, 1.2, 3.0, "国网客服中心，工号三零八，请问有什么可以帮您的？")]
+    t = 4.0
+    for k in range(10):  # then the two take turns
+        base, text = (caller, "我家昨天晚上停电了，到现在还没来。") if k % 2 == 0 else (agent, "好的，我这边帮您查一下。")
+        said.append((base, t, t + 2.0, text))
+        t += 2.5
+    pieces = [Piece(Segment("agent", a, b, text), v(base), b - a) for base, a, b, text in said]
+    out = decide(Pieces(pieces, None))
+    assert out.segments[0].speaker == AGENT and out.segments[1].speaker == AGENT
+    assert [s.speaker for s in out.segments[2:]] == [CUSTOMER, AGENT] * 5

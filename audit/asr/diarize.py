@@ -232,6 +232,11 @@ def decide(found) -> Attribution:
         if (new == path).all():
             break
         path = new
+    if segs[first].start < 10.0:
+        # an inbound call opens with the agent: what comes before the first sure piece is theirs too
+        # (a 0.5 s 您好 went to the caller's voice and the greeting lost its 您好: gen5 g04 as heard);
+        # over the 142 calls of dev and gen1-gen4 and heldout, mean accuracy 0.9786 -> 0.9793, none worse
+        path[:first] = 1
     out = [replace(p, speaker=AGENT if path[i] == 1 else CUSTOMER) for i, p in enumerate(segs)]
     # how sure
     chars = np.array([max(1, len(p.text)) for p in segs], dtype=float)
