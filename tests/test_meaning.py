@@ -84,6 +84,8 @@ def test_the_media_brought_in_as_pressure_is_an_escalation_not_a_report(pack):
     assert category_counted(pack, "risk.report", threat) == []
     assert category_counted(pack, "risk.escalation", threat)
     assert category_counted(pack, "risk.report", "你好，我是县电视台民生栏目的记者，想了解今天停电的情况。")
+    # exposure online stays a report whatever verb brings it ("我要" before it is no destination)
+    assert category_counted(pack, "risk.report", "你们今天不给说法，我要发到网上去，让大家都评评理。")
 
 
 def test_a_number_the_agent_gave_read_back_is_no_threat_and_the_next_sentence_still_reads(pack):

@@ -161,7 +161,7 @@ def scoped_hits(rule: Rule, pattern: Pattern, text: str, said_before: str = "", 
         if h.end <= h.start:
             continue
         a, b = offsets[h.start], offsets[h.end - 1] + 1
-        scope = cue_scope(text, a, b)
+        scope = cue_scope(text, a, b, h.phrase if h.how == "pinyin" else None)
         if heard_before and _NUMBER.search(_as_said(h.found)) and _as_said(h.found) in heard_before:
             scope = replace(scope, repeated=True)
         if referred_turn:

@@ -36,12 +36,14 @@ _LANDMARK_AFTER = re.compile(r"^(的)?(后面|后头|后身|后边|旁边|边上
 _GOING_TO = re.compile(r"(去|到|找|上|跑|进|奔|送|拿)[了过]?[^，。！？]{0,2}$")  # 去区政府门口坐着: a destination
 # Where the caller will take it or whom they will bring in (叫电视台的记者来拍, 打电视台那个节目的热线,
 # 抄一份给县里的人大代表): media or an office as pressure is an escalation (LABELS.md), not who calls.
-# Not 到/上 alone: 发到网上, 上抖音 is exposure online, which is a report.
+# Not 到/上 alone: 发到网上, 上抖音 is exposure online, which is a report. Only a cue that names the media or
+# an office can be a destination (not 投诉 in 我要投诉, not 发到网上 in 我要发到网上).
 _TOWARD = re.compile(r"(去(?!年|世)|找|叫|喊|要(?!是)|请(?!问)|打给|打到|打|给|寄到|寄给|抄给|抄送|告到|捅到|反映到|送到|闹到|拿到)[了过]?"
                      r"(?:(?![我俺](?!们))[^，。！？]){0,10}$")
 # A workplace, not who calls: someone else's job (我女儿在报社做编辑, 俺儿子在县电视台上班: a relative,
 # friend or neighbour is the subject of the cue's clause), or the caller's own named in passing
 # (我自己就在一个街道办上班: where they work, not the office calling on duty, which says 我是街道办的).
+_PLACE_OR_MEDIA = re.compile(r"(报|台|社|媒体|记者|政府|局|委|办|代表|委员|所|中心|公司|部门|厅|院|栏目|节目)$")
 _RELATIVES = ("女儿|女子|闺女|姑娘|儿子|儿媳|媳妇|女婿|老公|老婆|爱人|老伴|孩子|娃|侄子|侄女|外甥|外甥女|孙子|孙女|"
               "表哥|表姐|表妹|表弟|堂哥|堂姐|哥哥|姐姐|弟弟|妹妹|小舅子|大舅子|姐夫|妹夫|亲戚|朋友|同学|邻居|同事|老乡|他|她")
 _RELATIVE_SUBJECT = re.compile(rf"({_RELATIVES})(以前|原来|现在|就|也|都|还)?(在|是|当|做|干|搞)[^，。！？我俺]{{0,8}}$")
@@ -166,8 +168,9 @@ def _settled_later(sentence_before: str, after: str) -> bool:
     return not (_SAY.search(rest[c0 : closed.start()]) or re.match(r"^[^，。！？]*?(吗|么|没有)", rest[closed.end() :]))
 
 
-def cue_scope(text: str, start: int, end: int) -> CueScope:
-    """Scope of the cue at text[start:end] (offsets into `text`, punctuation kept)."""
+def cue_scope(text: str, start: int, end: int, cue: str | None = None) -> CueScope:
+    """Scope of the cue at text[start:end] (offsets into `text`, punctuation kept); `cue`: what it stands
+    for when heard only by its sound (报设 for 报社)."""
     c0, c1 = clause_bounds(text, start, end)
     prefix = text[c0:start]
     after = text[end:c1]
@@ -176,7 +179,7 @@ def cue_scope(text: str, start: int, end: int) -> CueScope:
     settled = bool(_PAST_CLOSED.search(text[c0:c1])) or _settled_later(sentence, text[end:])
     landmark = bool(_LANDMARK_AFTER.match(text[end:])) and not _GOING_TO.search(prefix)
     return CueScope(negated=negated(prefix), past=past, reported=reported(sentence, prefix), landmark=landmark, settled=settled,
-                    destination=bool(_TOWARD.search(prefix)), referred=referral_in(text),
+                    destination=bool(_PLACE_OR_MEDIA.search(cue or text[start:end]) and _TOWARD.search(prefix)), referred=referral_in(text),
                     workplace=bool(_RELATIVE_SUBJECT.search(prefix) or (_WORKS_AT.search(prefix) and _WORK_AFTER.match(after))))
 
 
