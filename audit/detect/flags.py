@@ -210,9 +210,11 @@ def eval_match(rule: Rule, view: CallView) -> list[Flag]:
     opts = view.confidence
     hits = []  # (segment, what was found, confidence, review-only)
     for s in segs:
-        before = _said_just_before(view, s) if "repeated" in rule.scope else ""
-        turn = _turn_text(view, s) if "referred" in rule.scope else ""
-        found = scoped_hits(rule, rule.pattern, s.text, before, turn) if rule.pattern is not None else []
+        found = []
+        if rule.pattern is not None and rule.pattern.search(s.text):  # the call's context only where a cue is
+            before = _said_just_before(view, s) if "repeated" in rule.scope else ""
+            turn = _turn_text(view, s) if "referred" in rule.scope else ""
+            found = scoped_hits(rule, rule.pattern, s.text, before, turn)
         if found:
             words = sorted({h.found for h in found})
             conf = _match_quality(found) * min(1.0, 0.5 + asr_confidence([s]))
