@@ -88,6 +88,24 @@ def test_the_media_brought_in_as_pressure_is_an_escalation_not_a_report(pack):
     assert category_counted(pack, "risk.report", "你们今天不给说法，我要发到网上去，让大家都评评理。")
 
 
+@pytest.mark.parametrize("said", [
+    "一二三四五是那个市长热线吧？我打那个算投诉吗？",  # asking how it works
+    "我可不是投诉，你可别给我记成投诉，我就是反映个情况。",  # negated twice
+    "我同事还叫我直接打一二三四五投诉一下，我没打。",  # someone else's idea
+    "楼上老孙头那天跟我说，再停电就找电视台曝光去，我说你可拉倒吧。",  # told to the caller
+    "一百多块钱，我总不可能为这个去打官司噻。",  # 不可能
+])
+def test_a_complaint_asked_about_negated_or_someone_elses_is_no_threat(pack, said):
+    assert category_counted(pack, "risk.escalation", said) == []
+
+
+def test_a_dare_and_exposure_online_are_threats(pack):
+    assert category_counted(pack, "risk.escalation", "你信不信我现在就打一二三九八投诉你们？")
+    # writers label exposure online as an escalation as well as a report (dev44, gen6, gen8)
+    online = "我现在就拍个视频发快手上，让全县人都看看你们是咋整的！"
+    assert category_counted(pack, "risk.escalation", online) and category_counted(pack, "risk.report", online)
+
+
 def test_a_number_the_agent_gave_read_back_is_no_threat_and_the_next_sentence_still_reads(pack):
     referral = "A 0-6 房东加价收电费归市场监管管，您可以打一二三一五反映。"
     assert category_counted(pack, "risk.escalation", [referral, "C 7-10 一二三一五，好，我记一下。"]) == []
@@ -130,6 +148,7 @@ def test_uncertain_cause_with_a_firm_next_step_is_not_a_hedge(pack):
     "邻居家小孙子去扯院里垂下来的那根线，手一下粘上了，半天甩不开，现在送镇卫生院了。",
     "我是做咱们县本地生活号的，粉丝有二十多万，想跟你们核实一下今天停电的情况。",
     "我这边是镇政府党政办的，代表镇里想了解一下这次大面积停电的进展。",
+    "我自己做了个号，叫老陈说事，抖音上二十几万粉丝。",  # 说事 is the account's name, not a quote
 ])
 def test_must_report_said_plainly_is_flagged(pack, said):
     assert category_counted(pack, "risk.report", said)
@@ -145,6 +164,8 @@ def test_must_report_said_plainly_is_flagged(pack, said):
     # a job named in passing: a daughter's, or the caller's own (an office calling on duty says 我是…的)
     "我闺女在晚报社上班，她叫我先打个电话问问清楚。",
     "我自己就在区里一个街道办上班，这些手续多少懂一点，就是想问问进度。",
+    "我老婆今晚在报社上夜班，家里就我跟儿子。",
+    "我们店就在北京西路，紧挨着街道办事处，门牌一百二十八号。",
 ])
 def test_neutral_mentions_are_not_reported(pack, said):
     assert category_counted(pack, "risk.report", said) == []

@@ -15,14 +15,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-SCOPES = ("negated", "past", "reported", "landmark", "settled", "destination", "workplace", "referred", "repeated")
+SCOPES = ("negated", "past", "reported", "landmark", "settled", "destination", "workplace", "referred", "repeated", "asked")
 
 _CLAUSE_END = re.compile(r"[，。！？；、,.!?;…\s]|但是|可是|不过|结果|然后|所以|现在|这回|这次|今天")
 
 # Negators, and what may stand between a negator and the cue it negates
 # (不是要投诉, 不想去告, 没打算找领导, 也不是来找茬的).
-_NEGATORS = ("不是", "不会", "不想", "不要", "不用", "不打算", "没打算", "没想", "没有", "用不着", "犯不着", "不至于", "并不", "别", "没", "不")
-_BRIDGE = set("是要想会去来再用必该能真就也都还跟和给找打为了说讲你您们他她我这那个")
+_NEGATORS = ("不是", "不可能", "不会", "不想", "不要", "不用", "不打算", "没打算", "没想", "没有", "用不着", "犯不着", "不至于", "并不", "别", "没", "不")
+_BRIDGE = set("是要想会去来再用必该能真就也都还跟和给找打为了说讲你您们他她我这那个谁记成当算")
 _MAX_BRIDGE = 5
 
 # Past: a time word before the cue in its clause, or an experiential 过 right after it.
@@ -33,6 +33,7 @@ _PAST_AFTER = re.compile(r"^(了?过|过了|过一[回次]|过两[回次]|过好
 # A place named to say where something is: "区政府后面那个城中村", "街道办旁边那栋", "镇政府对面那排楼".
 _LANDMARK_AFTER = re.compile(r"^(的)?(后面|后头|后身|后边|旁边|边上|对面|斜对面|门口|门前|附近|隔壁|那边|那头|楼下|楼上|院里|"
                              r"往[东西南北]|东边|西边|南边|北边|前面|前边|那排|那栋|那条|那片|大门|跟前|一带|左边|右边)")
+_NEXT_TO = re.compile(r"(紧挨着|挨着|靠着|靠近|紧邻|临近|挨近)[^，。！？]{0,2}$")  # 紧挨着街道办事处: where, not who
 _GOING_TO = re.compile(r"(去|到|找|上|跑|进|奔|送|拿)[了过]?[^，。！？]{0,2}$")  # 去区政府门口坐着: a destination
 # Where the caller will take it or whom they will bring in (叫电视台的记者来拍, 打电视台那个节目的热线,
 # 抄一份给县里的人大代表): media or an office as pressure is an escalation (LABELS.md), not who calls.
@@ -46,9 +47,9 @@ _TOWARD = re.compile(r"(去(?!年|世)|找|叫|喊|要(?!是)|请(?!问)|打给|
 _PLACE_OR_MEDIA = re.compile(r"(报|台|社|媒体|记者|政府|局|委|办|代表|委员|所|中心|公司|部门|厅|院|栏目|节目)$")
 _RELATIVES = ("女儿|女子|闺女|姑娘|儿子|儿媳|媳妇|女婿|老公|老婆|爱人|老伴|孩子|娃|侄子|侄女|外甥|外甥女|孙子|孙女|"
               "表哥|表姐|表妹|表弟|堂哥|堂姐|哥哥|姐姐|弟弟|妹妹|小舅子|大舅子|姐夫|妹夫|亲戚|朋友|同学|邻居|同事|老乡|他|她")
-_RELATIVE_SUBJECT = re.compile(rf"({_RELATIVES})(以前|原来|现在|就|也|都|还)?(在|是|当|做|干|搞)[^，。！？我俺]{{0,8}}$")
+_RELATIVE_SUBJECT = re.compile(rf"({_RELATIVES})[^，。！？我俺]{{0,3}}(在|是|当|做|干|搞)[^，。！？我俺]{{0,8}}$")
 _WORKS_AT = re.compile(r"在[^，。！？]{0,10}$")  # ... 在 (the cue) 上班
-_WORK_AFTER = re.compile(r"^[^，。！？]{0,4}(上班|工作|打工|做事|上着班)")
+_WORK_AFTER = re.compile(r"^[^，。！？]{0,4}(上班|上夜班|上早班|值班|工作|打工|做事|上着班)")
 # A proper referral: in the same breath the agent says where to turn and how (您可以打一二三一五找市场监管,
 # 可以找街道协调) or takes it on (我帮您登记, 但…我们会…). None of the 40-odd brush-offs labelled in dev and
 # the seven sets says so; a bare "你找物业去" does not.
@@ -56,6 +57,17 @@ _WORK_AFTER = re.compile(r"^[^，。！？]{0,4}(上班|工作|打工|做事|上
 _REFERRAL = re.compile(r"(可以|建议您?|麻烦您|您就)[^。！？]{0,10}(热线|电话|号码|[零一二三四五六七八九幺0-9]{3,}|"
                        r"部门|公司|局|所|中心|委员会|街道|物业|厂家|卖家|售后)|我(这边)?(也)?(可以)?(帮|给|替)您(登记|记下|记录|转|派|联系|留)|"
                        r"但[^。！？]{0,12}我们(会|可以|也会)")
+
+
+# Asking how it works, not threatening: "我打那个算投诉吗？", "一二三四五是那个市长热线吧？" (not "你信不信我去投诉？")
+_ASKS = re.compile(r"算|是不是|是|能不能|能|可不可以|可以|会不会|怎么|哪")
+_DARES = re.compile(r"信不信|敢不敢|等着")
+
+
+def _asked(text: str, c0: int, c1: int) -> bool:
+    clause = text[c0:c1]
+    return (text[c1:c1 + 1] in ("？", "?") and clause[-1:] in ("吗", "吧", "么", "呢") and bool(_ASKS.search(clause))
+            and not _DARES.search(clause))
 
 
 def referral_in(text: str) -> bool:
@@ -70,19 +82,19 @@ _NOW = re.compile(r"这次|这回|现在|今天|马上|眼下|刚才|刚刚")
 # in someone else's mouth, unless the cue's own clause has the caller as subject again.
 _HEARSAY = re.compile(r"听.{0,6}说|据说|听说|说是")
 # not 不好说 / 说不准 / 说明 / 说法 ...: those say nothing about who is speaking
-_SAY = re.compile(r"(?<![不好难没别再你您说])(说|讲|劝|撂话|放话|扬言|嚷嚷|吵吵|喊着)(?!法|明|理|清|道|好|话|实话|真的|完|了算|不|得|定|准|吧|呢|啊)")
+_SAY = re.compile(r"(?<![不好难没别再你您说])(说|讲|劝|撂话|放话|扬言|嚷嚷|吵吵|喊着)(?!法|明|理|清|道|好|话|实话|真的|完|了算|不|得|定|准|吧|呢|啊|事)")
 _OTHER_PEOPLE = "他|她|他们|她们|人家|对方"
 _THIRD_SUBJECT = re.compile(rf"({_OTHER_PEOPLE})(就|要|想|还|也|都|说|得|会|非)")
 # Someone else's intent earlier in the sentence: "我们老板急着要去找报社", "我爱人非要去告".
 _THIRD_PARTIES = "老板|经理|物业|邻居|师傅|房东|爱人|老公|老婆|儿子|闺女|女儿|亲戚|朋友|同事|家里人|老伴|室友|舍友|同学"
 _THIRD_PARTY = re.compile(f"({_THIRD_PARTIES})")
 _SOMEONE_ELSE_JUST_BEFORE = re.compile(f"({_OTHER_PEOPLE}|{_THIRD_PARTIES})$")
-_INTENT = re.compile(r"要|想|非|打算|说")
+_INTENT = re.compile(r"要|想|非|打算|说|叫|让|劝|喊")
 # "我说", "我跟你说", "我刚才也说": the caller is the one saying (not "我表哥说")
 # the caller as a subject again ("他说修不了，我说那就…"): not 我 as an object (让我, 告我), nor the aside
 # "…他就打一二三五八我告诉你" (a turn of speech inside someone else's threat)
 _CALLER_AGAIN = re.compile(r"(?<![让叫喊跟给对和替帮把被劝说诉问告])[我俺](?!告诉你)")
-_I_SAY = re.compile(r"[我俺]们?(就|也|都|还|刚才|刚|早就|一直)?((跟|和|对|给)[^，。！？]{1,3})?(也|都|就)?$")
+_I_SAY = re.compile(r"(?<![跟和对给])[我俺]们?(就|也|都|还|刚才|刚|早就|一直)?((跟|和|对|给)[^，。！？]{1,3})?(也|都|就)?$")  # not 老孙头跟我说
 
 
 def reported(text_before: str, clause_prefix: str) -> bool:
@@ -101,7 +113,7 @@ def reported(text_before: str, clause_prefix: str) -> bool:
     third = list(_THIRD_PARTY.finditer(text_before))
     if third:
         rest = text_before[third[-1].end() :]
-        return "我" not in rest and bool(_INTENT.search(rest))
+        return _CALLER_AGAIN.search(rest) is None and bool(_INTENT.search(rest))
     return False
 
 
@@ -118,6 +130,7 @@ class CueScope:
     # the other side said the cue just before (the caller noting the 一二三一五 the agent gave): set from the
     # call by audit/detect/flags.py, not from the text alone
     repeated: bool = False
+    asked: bool = False  # a question about how it works (我打那个算投诉吗？)
 
     def any_of(self, scopes: tuple[str, ...]) -> str | None:
         """The first of `scopes` this cue is in (None: it counts)."""
@@ -177,9 +190,10 @@ def cue_scope(text: str, start: int, end: int, cue: str | None = None) -> CueSco
     sentence = _sentence_prefix(text, start)
     past = bool(_PAST_BEFORE.search(prefix) or _PAST_AFTER.match(after) or _PAST_CLOSED.search(text[c0:c1]))
     settled = bool(_PAST_CLOSED.search(text[c0:c1])) or _settled_later(sentence, text[end:])
-    landmark = bool(_LANDMARK_AFTER.match(text[end:])) and not _GOING_TO.search(prefix)
+    landmark = (bool(_LANDMARK_AFTER.match(text[end:])) and not _GOING_TO.search(prefix)) or bool(_NEXT_TO.search(prefix))
     return CueScope(negated=negated(prefix), past=past, reported=reported(sentence, prefix), landmark=landmark, settled=settled,
                     destination=bool(_PLACE_OR_MEDIA.search(cue or text[start:end]) and _TOWARD.search(prefix)), referred=referral_in(text),
+                    asked=_asked(text, c0, c1),
                     workplace=bool(_RELATIVE_SUBJECT.search(prefix) or (_WORKS_AT.search(prefix) and _WORK_AFTER.match(after))))
 
 
