@@ -94,6 +94,7 @@ def test_the_media_brought_in_as_pressure_is_an_escalation_not_a_report(pack):
     "我同事还叫我直接打一二三四五投诉一下，我没打。",  # someone else's idea
     "楼上老孙头那天跟我说，再停电就找电视台曝光去，我说你可拉倒吧。",  # told to the caller
     "一百多块钱，我总不可能为这个去打官司噻。",  # 不可能
+    "我们老板刚才急得直转圈，急着要去找报社，我先打个电话问问。",  # the boss's intent, inside the cue (要去找报社)
 ])
 def test_a_complaint_asked_about_negated_or_someone_elses_is_no_threat(pack, said):
     assert category_counted(pack, "risk.escalation", said) == []

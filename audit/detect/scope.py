@@ -97,8 +97,9 @@ _CALLER_AGAIN = re.compile(r"(?<![让叫喊跟给对和替帮把被劝说诉问�
 _I_SAY = re.compile(r"(?<![跟和对给])[我俺]们?(就|也|都|还|刚才|刚|早就|一直)?((跟|和|对|给)[^，。！？]{1,3})?(也|都|就)?$")  # not 老孙头跟我说
 
 
-def reported(text_before: str, clause_prefix: str) -> bool:
-    """Is a cue preceded by text_before (its sentence so far) someone else's words?"""
+def reported(text_before: str, clause_prefix: str, cue: str = "") -> bool:
+    """Is a cue preceded by text_before (its sentence so far) someone else's words? `cue`: the cue's own
+    text, which may hold the intent ("我们老板急着要去找报社": the regex hit starts at 要)."""
     # the cue's own clause has someone else as its subject ("说我要是敢装，他就打12345告我")
     m = _THIRD_SUBJECT.search(clause_prefix)
     if m is not None and _CALLER_AGAIN.search(clause_prefix, m.start()) is None:
@@ -112,7 +113,7 @@ def reported(text_before: str, clause_prefix: str) -> bool:
         return _CALLER_AGAIN.search(text_before, last) is None
     third = list(_THIRD_PARTY.finditer(text_before))
     if third:
-        rest = text_before[third[-1].end() :]
+        rest = (text_before + cue)[third[-1].end() :]
         return _CALLER_AGAIN.search(rest) is None and bool(_INTENT.search(rest))
     return False
 
@@ -191,7 +192,7 @@ def cue_scope(text: str, start: int, end: int, cue: str | None = None) -> CueSco
     past = bool(_PAST_BEFORE.search(prefix) or _PAST_AFTER.match(after) or _PAST_CLOSED.search(text[c0:c1]))
     settled = bool(_PAST_CLOSED.search(text[c0:c1])) or _settled_later(sentence, text[end:])
     landmark = (bool(_LANDMARK_AFTER.match(text[end:])) and not _GOING_TO.search(prefix)) or bool(_NEXT_TO.search(prefix))
-    return CueScope(negated=negated(prefix), past=past, reported=reported(sentence, prefix), landmark=landmark, settled=settled,
+    return CueScope(negated=negated(prefix), past=past, reported=reported(sentence, prefix, text[start:end]), landmark=landmark, settled=settled,
                     destination=bool(_PLACE_OR_MEDIA.search(cue or text[start:end]) and _TOWARD.search(prefix)), referred=referral_in(text),
                     asked=_asked(text, c0, c1),
                     workplace=bool(_RELATIVE_SUBJECT.search(prefix) or (_WORKS_AT.search(prefix) and _WORK_AFTER.match(after))))
