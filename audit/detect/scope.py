@@ -1,5 +1,5 @@
 """Does a cue count where it was said? Negation, past time, reported speech, a landmark, a settled matter,
-a destination, a workplace, a referral.
+a destination, a workplace, a referral, a number read back, a question about how it works.
 
 A keyword or a similar sentence says only that a topic came up: "我不是要投诉",
 "去年我投诉过一回" and "他说要打12345告我" all contain a complaint cue, and none
@@ -51,8 +51,8 @@ _RELATIVE_SUBJECT = re.compile(rf"({_RELATIVES})[^，。！？我俺]{{0,3}}(在
 _WORKS_AT = re.compile(r"在[^，。！？]{0,10}$")  # ... 在 (the cue) 上班
 _WORK_AFTER = re.compile(r"^[^，。！？]{0,4}(上班|上夜班|上早班|值班|工作|打工|做事|上着班)")
 # A proper referral: in the same breath the agent says where to turn and how (您可以打一二三一五找市场监管,
-# 可以找街道协调) or takes it on (我帮您登记, 但…我们会…). None of the 40-odd brush-offs labelled in dev and
-# the seven sets says so; a bare "你找物业去" does not.
+# 可以找街道协调) or takes it on (我帮您登记, 但…我们会…). None of the 32 brush-offs labelled in dev and
+# eight sets says so; a bare "你找物业去" does not.
 # The verb is left open: ASR writes 打 as 达 (您可以以达1235找市场监管部门).
 _REFERRAL = re.compile(r"(可以|建议您?|麻烦您|您就)[^。！？]{0,10}(热线|电话|号码|[零一二三四五六七八九幺0-9]{3,}|"
                        r"部门|公司|局|所|中心|委员会|街道|物业|厂家|卖家|售后)|我(这边)?(也)?(可以)?(帮|给|替)您(登记|记下|记录|转|派|联系|留)|"
