@@ -15,7 +15,8 @@ from audit.detect.learned import Learned, prime
 from audit.detect.rules import Rule, RulePack
 from audit.detect.scope import cue_scope, referral_in, said_by_someone_else, sentence_scope
 from audit.asr.transcript import AGENT, CUSTOMER, Segment
-from audit.text.textmatch import Hit, Pattern, normalized_offsets
+from audit.text.chinese import digits_as_said
+from audit.text.textmatch import Hit, Pattern, normalize, normalized_offsets
 
 
 @dataclass(frozen=True)
@@ -146,11 +147,13 @@ def applicable_rules(pack: RulePack, view: CallView) -> list[str]:
     return [r.id for r in pack.rules if applies(r, view) and (r.type != "hold" or longest >= r.params["min_silence"])]
 
 
-def scoped_hits(rule: Rule, pattern: Pattern, text: str, said_before: str = "", turn: str = "") -> list[Hit]:
+def scoped_hits(rule: Rule, pattern: Pattern, text: str, said_before: str = "", turn: str = "",
+                found: list[Hit] | None = None) -> list[Hit]:
     """The pattern's hits in text that count: those in a scope the rule excludes are dropped.
     `said_before`: what the other side said before (scope `repeated`); `turn`: the speaker's whole turn
-    around text (scope `referred`: ASR cuts "这块不归我们管，" from "但…我们会…")."""
-    found = pattern.hits(text)
+    around text (scope `referred`: ASR cuts "这块不归我们管，" from "但…我们会…"); `found`: the pattern's
+    hits in text, when the caller has them already."""
+    found = pattern.hits(text) if found is None else found
     if not rule.scope or not found:
         return found
     offsets = normalized_offsets(text)
@@ -171,13 +174,12 @@ def scoped_hits(rule: Rule, pattern: Pattern, text: str, said_before: str = "", 
     return keep
 
 
-_DIGITS = str.maketrans("0123456789幺", "零一二三四五六七八九一")
 _NUMBER = re.compile("[零一二三四五六七八九]{3,}")  # a number (12315), not a word the agent also used (投诉)
 
 
 def _as_said(text: str) -> str:
-    """Digits as characters, no spaces or punctuation: 12315 and 一二三一五 (and 幺二三幺五) are one number."""
-    return re.sub(r"[\s，。！？、；：,.!?;:…]", "", text).translate(_DIGITS)
+    """As matched (no punctuation), digits as said: 12315 and 一二三一五 (and 幺二三幺五) are one number."""
+    return digits_as_said(normalize(text)).replace("幺", "一")
 
 
 def _turn_text(view: CallView, seg: Segment, join: float = 1.5) -> str:
@@ -210,11 +212,12 @@ def eval_match(rule: Rule, view: CallView) -> list[Flag]:
     opts = view.confidence
     hits = []  # (segment, what was found, confidence, review-only)
     for s in segs:
+        raw = rule.pattern.hits(s.text) if rule.pattern is not None else []
         found = []
-        if rule.pattern is not None and rule.pattern.search(s.text):  # the call's context only where a cue is
+        if raw:  # the call's context only where a cue is
             before = _said_just_before(view, s) if "repeated" in rule.scope else ""
             turn = _turn_text(view, s) if "referred" in rule.scope else ""
-            found = scoped_hits(rule, rule.pattern, s.text, before, turn)
+            found = scoped_hits(rule, rule.pattern, s.text, before, turn, raw)
         if found:
             words = sorted({h.found for h in found})
             conf = _match_quality(found) * min(1.0, 0.5 + asr_confidence([s]))
@@ -225,7 +228,7 @@ def eval_match(rule: Rule, view: CallView) -> list[Flag]:
             continue
         # the rule's own words are here, and their scope says not now (我不是要投诉, 他说要打12345): the sentences
         # that hold them are left alone, the others still read ("一二三一五我记下了。不行我就去告房东")
-        scoped_out = bool(rule.scope and rule.pattern is not None and rule.pattern.hits(s.text))
+        scoped_out = bool(rule.scope and raw)
         if rule.similar is not None and not scoped_out:
             sims = [h for h in rule.similar.hits(s.text) if sentence_scope(h.unit.text).any_of(rule.scope) is None]
             if sims:
@@ -336,9 +339,14 @@ def eval_hold(rule: Rule, view: CallView) -> list[Flag]:
     return out
 
 
+def _turn_around(view: CallView, start: float, end: float, speaker: str) -> list[Segment]:
+    """The speaker's segments of a stretch and its turn (within 1.5 s either side)."""
+    return [s for s in view.segments if s.speaker == speaker and s.start < end + 1.5 and s.end > start - 1.5]
+
+
 def _cue_in(rule: Rule, view: CallView, seg_start: float, seg_end: float, speaker: str) -> str | None:
     """Words or a similar sentence of the rule said by the speaker in this stretch (or its turn)."""
-    turn = [s for s in view.segments if s.speaker == speaker and s.start < seg_end + 1.5 and s.end > seg_start - 1.5]
+    turn = _turn_around(view, seg_start, seg_end, speaker)
     words = rule.params.get("words")
     for s in turn:
         if words is not None:
@@ -361,7 +369,7 @@ ECHO_LOOKBACK_S = 20.0  # what the agent said this long before the caller's turn
 
 def _echo_in(view: CallView, start: float, end: float, speaker: str) -> str | None:
     """The speaker's turn throws the other side's words just before it back as a question."""
-    turn = [s for s in view.segments if s.speaker == speaker and s.start < end + 1.5 and s.end > start - 1.5]
+    turn = _turn_around(view, start, end, speaker)
     if not turn:
         return None
     before = [s.text for s in view.segments if s.speaker != speaker
