@@ -13,7 +13,7 @@ from audit.detect.echo import echoed
 from audit.detect.heard import doubts, heard_as, unheard_speech, window_bounds
 from audit.detect.learned import Learned, prime
 from audit.detect.rules import Rule, RulePack
-from audit.detect.scope import cue_scope, referral_in, said_by_someone_else, sentence_scope
+from audit.detect.scope import cue_scope, firm_step_in, referral_in, said_by_someone_else, sentence_scope
 from audit.asr.transcript import AGENT, CUSTOMER, Segment
 from audit.text.chinese import digits_as_said
 from audit.text.textmatch import Hit, Pattern, normalize, normalized_offsets
@@ -148,11 +148,12 @@ def applicable_rules(pack: RulePack, view: CallView) -> list[str]:
 
 
 def scoped_hits(rule: Rule, pattern: Pattern, text: str, said_before: str = "", turn: str = "",
-                found: list[Hit] | None = None) -> list[Hit]:
+                found: list[Hit] | None = None, turn_after: str = "") -> list[Hit]:
     """The pattern's hits in text that count: those in a scope the rule excludes are dropped.
     `said_before`: what the other side said before (scope `repeated`); `turn`: the speaker's whole turn
     around text (scope `referred`: ASR cuts "这块不归我们管，" from "但…我们会…"); `found`: the pattern's
-    hits in text, when the caller has them already."""
+    hits in text, when the caller has them already; `turn_after`: what the speaker says next in the turn
+    (scope `next_step`)."""
     found = pattern.hits(text) if found is None else found
     if not rule.scope or not found:
         return found
@@ -169,6 +170,8 @@ def scoped_hits(rule: Rule, pattern: Pattern, text: str, said_before: str = "", 
             scope = replace(scope, repeated=True)
         if referred_turn:
             scope = replace(scope, referred=True)
+        if "next_step" in rule.scope and firm_step_in(text[b:] + turn_after):
+            scope = replace(scope, next_step=True)
         if scope.any_of(rule.scope) is None:
             keep.append(h)
     return keep
@@ -194,6 +197,17 @@ def _turn_text(view: CallView, seg: Segment, join: float = 1.5) -> str:
     return "".join(s.text for s in segs[lo:hi + 1])
 
 
+def _turn_after(view: CallView, seg: Segment, join: float = 1.5) -> str:
+    """What the same speaker says next in seg's turn (gaps under `join` s)."""
+    segs = list(view.segments)
+    out = []
+    for prev, nxt in zip(segs[segs.index(seg):], segs[segs.index(seg) + 1:]):
+        if nxt.speaker != seg.speaker or nxt.start - prev.end >= join:
+            break
+        out.append(nxt.text)
+    return "".join(out)
+
+
 def _said_just_before(view: CallView, seg: Segment) -> str:
     """What the other side said before seg (a number given early is read back at the end: 我复述一遍…)."""
     return "".join(s.text for s in view.segments if s.speaker != seg.speaker and s.end <= seg.start + 0.5)
@@ -217,7 +231,8 @@ def eval_match(rule: Rule, view: CallView) -> list[Flag]:
         if raw:  # the call's context only where a cue is
             before = _said_just_before(view, s) if "repeated" in rule.scope else ""
             turn = _turn_text(view, s) if "referred" in rule.scope else ""
-            found = scoped_hits(rule, rule.pattern, s.text, before, turn, raw)
+            after = _turn_after(view, s) if "next_step" in rule.scope else ""
+            found = scoped_hits(rule, rule.pattern, s.text, before, turn, raw, after)
         if found:
             words = sorted({h.found for h in found})
             conf = _match_quality(found) * min(1.0, 0.5 + asr_confidence([s]))
@@ -241,8 +256,10 @@ def eval_match(rule: Rule, view: CallView) -> list[Flag]:
             # quote it did not learn: a third party's threat at the caller, heard without its keyword
             # (物业经理说…他就打一二三五八告我: dev23 as heard, 0.97), read from each sentence's last clause
             quotes = "reported" in rule.scope and rule.speaker == CUSTOMER
+            after = _turn_after(view, s) if "next_step" in rule.scope else ""
             got = next((h for h in rule.learned.hits(s.text) if not (quotes and said_by_someone_else(h.unit.text))
-                        and not (scoped_out and rule.pattern.hits(h.unit.text))), None)
+                        and not (scoped_out and rule.pattern.hits(h.unit.text))
+                        and not ("next_step" in rule.scope and firm_step_in(s.text[h.unit.end:] + after))), None)
             if got is not None:
                 # words ASR was unsure of cannot be trusted to mean anything: a reviewer's call
                 unsure = asr_confidence([s]) < opts.min_asr

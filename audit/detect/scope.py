@@ -1,5 +1,6 @@
 """Does a cue count where it was said? Negation, past time, reported speech, a landmark, a settled matter,
-a destination, a workplace, a referral, a number read back, a question about how it works.
+a destination, a workplace, a referral, a number read back, a question about how it works, a firm next
+step after not knowing.
 
 A keyword or a similar sentence says only that a topic came up: "我不是要投诉",
 "去年我投诉过一回" and "他说要打12345告我" all contain a complaint cue, and none
@@ -15,7 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-SCOPES = ("negated", "past", "reported", "landmark", "settled", "destination", "workplace", "referred", "repeated", "asked")
+SCOPES = ("negated", "past", "reported", "landmark", "settled", "destination", "workplace", "referred", "repeated", "asked",
+          "next_step")
 
 _CLAUSE_END = re.compile(r"[，。！？；、,.!?;…\s]|但是|可是|不过|结果|然后|所以|现在|这回|这次|今天")
 
@@ -68,6 +70,27 @@ def _asked(text: str, c0: int, c1: int) -> bool:
     clause = text[c0:c1]
     return (text[c1:c1 + 1] in ("？", "?") and clause[-1:] in ("吗", "吧", "么", "呢") and bool(_ASKS.search(clause))
             and not _DARES.search(clause))
+
+
+# Not knowing, then a firm step with a time: "具体原因我这里看不到，我不想随便给您猜。我现在就给您派一个核查工单，
+# 两个工作日内回复您" is no hedge (LABELS.md; issue #22, family 3). The step is an action that takes the matter on
+# (a work order, someone sent, a callback) and a time it will happen by; "我给您登记一下" without a time is not firm.
+_STEP = re.compile(r"(派|安排|登记|提交|建|下|转|报|约)[^。！？]{0,8}(工单|单子|师傅|抢修|人员|班组|核查|检测|检修|上门|现场)|"
+                   r"(回电|回复您|回您|给您回|打给您|联系您|通知您|给您打|答复您|去现场|到现场|上门)")
+_WHEN = re.compile(r"[零一二三四五六七八九十两半几0-9]+ *(分钟|个?钟头|个?小时|个?工作日|天|点)(之内|以内|内|前|之前|左右|到)?|"
+                   r"今天|明天|今晚|上午|下午|马上|立刻|立即|尽快|现在就|这就")
+STEP_REACH = 60  # characters after the unsure sentence within the agent's turn where the step may follow
+
+
+def firm_step_in(text: str) -> bool:
+    """Does text (what the agent says next in the turn) hold a firm next step with a time (scope `next_step`)?"""
+    head = text[:STEP_REACH]
+    for m in _STEP.finditer(head):
+        sentence_start = max(head.rfind(c, 0, m.start()) for c in "。！？") + 1
+        ends = [i for i in (head.find(c, m.end()) for c in "。！？") if i >= 0]
+        if _WHEN.search(head[sentence_start:min(ends) if ends else len(head)]):
+            return True
+    return False
 
 
 def referral_in(text: str) -> bool:
@@ -132,6 +155,7 @@ class CueScope:
     # call by audit/detect/flags.py, not from the text alone
     repeated: bool = False
     asked: bool = False  # a question about how it works (我打那个算投诉吗？)
+    next_step: bool = False  # a firm step with a time follows in the same turn (set by audit/detect/flags.py)
 
     def any_of(self, scopes: tuple[str, ...]) -> str | None:
         """The first of `scopes` this cue is in (None: it counts)."""
