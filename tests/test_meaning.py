@@ -144,6 +144,13 @@ def test_uncertain_cause_with_a_firm_next_step_is_not_a_hedge(pack):
     assert category_counted(pack, "answer.hedging", said) == []
 
 
+def test_not_knowing_cut_off_from_its_firm_step_is_still_no_hedge(pack):
+    # the step in the next sentence of the same turn (ASR or the sentence cut parts them); without a time it is no step
+    unsure = "A 0-4 到底哪儿的毛病，我在电话里真说不准，也不好瞎猜。"
+    assert category_counted(pack, "answer.hedging", [unsure, "A 4-9 我这就给您下一张抢修工单，师傅一个钟头之内上门。"]) == []
+    assert category_counted(pack, "answer.hedging", [unsure, "A 4-9 您再观察观察吧。"])
+
+
 # 4. must-report said plainly; neutral mentions
 @pytest.mark.parametrize("said", [
     "邻居家小孙子去扯院里垂下来的那根线，手一下粘上了，半天甩不开，现在送镇卫生院了。",
