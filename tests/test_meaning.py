@@ -134,6 +134,13 @@ def test_proper_referral_is_not_a_brushoff(pack):
     assert category_counted(pack, "etiquette.forbidden", said) == []
 
 
+def test_an_agents_sentence_cut_at_a_segment_end_is_read_with_its_rest(pack):
+    # ASR ends a segment mid-sentence: alone, the reassurance reads like "not my problem"
+    kind = ["A 0-2 那不是您家里的毛病", "A 2-6 整条街都停了，抢修已经在路上。"]
+    assert category_counted(pack, "etiquette.forbidden", kind) == []
+    assert category_counted(pack, "etiquette.forbidden", ["A 0-2 那不是我们管的事", "A 2-6 你们自己找物业去，别老打这个电话。"])
+
+
 # 3. hedge in other words; an uncertain cause with a firm next step
 def test_hedge_in_other_words_is_flagged(pack):
     assert category_counted(pack, "answer.hedging", "这个真没个准头，兴许一会儿就好，兴许得拖到明天，您别太指望。")
