@@ -60,7 +60,7 @@ class TranscribeOptions:
 
 
 # Bump when post-processing changes, so cached transcripts are redone.
-TRANSCRIPT_VERSION = 18  # 18: mono pieces before the greeting's are the agent's; 17: mono voices re-estimated from the decided pieces; 16: mono greeting bonus on the first piece of >= 1 s; 15: mono speakers by voice (GE2E d-vectors, audit/asr/voices.py + turns.py), attribution_note; vocabulary sound matching reads digits as said
+TRANSCRIPT_VERSION = 19  # 19: mono pieces' wording (audit/asr/roles.py) beside their voice; 18: mono pieces before the greeting's are the agent's; 17: mono voices re-estimated from the decided pieces; 16: mono greeting bonus on the first piece of >= 1 s; 15: mono speakers by voice (GE2E d-vectors, audit/asr/voices.py + turns.py), attribution_note; vocabulary sound matching reads digits as said
 
 
 class Engine(Protocol):

@@ -141,3 +141,37 @@ def test_what_comes_before_the_first_sure_agent_piece_is_the_agents():
     out = decide(Pieces(pieces, None))
     assert out.segments[0].speaker == AGENT and out.segments[1].speaker == AGENT
     assert [s.speaker for s in out.segments[2:]] == [CUSTOMER, AGENT] * 5
+
+
+def test_the_wording_of_every_piece_decides_which_voice_is_the_agent_when_set_phrases_are_few():
+    """An agent who says 你 and none of the set phrases, a caller whose words are plain: the cue lists find
+    nothing on either voice, and the one greeting piece whose vector lies on the caller's voice decided
+    the call (every piece swapped). The learned wording of each piece (audit/asr/roles.py) says who talks."""
+    from audit.asr.diarize import decide
+    from audit.asr.roles import agent_log_odds
+    from audit.asr.turns import Piece, Pieces
+
+    assert agent_log_odds("我给您查一下，您这个情况建议先准备一台应急电源。") > 1
+    assert agent_log_odds("俺家老头子七十八了，在家一天到晚离不了那个机器。") < -1
+
+    rng = np.random.default_rng(2)
+    agent, caller = rng.normal(size=256), rng.normal(size=256)
+
+    def v(base):
+        x = base + 0.3 * rng.normal(size=256)
+        return (x / np.linalg.norm(x)).astype(np.float32)
+
+    # no line holds a set phrase of either side (diarize.AGENT_CUES, CUSTOMER_CUES)
+    agent_lines = ["看一下，明天八点到十八点计划检修，更换线路设备。", "检修时间定了一般不改，建议准备应急的电源。",
+                   "登记好了，明天上午安排人回个电话。", "查到通知是准的，您提前做好准备。", "好的，记下来了。"]
+    caller_lines = ["老爷子七十八了，肺不好，离不了制氧机。", "刚在网上看到一个通知，说明天要停电。",
+                    "机器一停他就喘不上气，这可怎么弄。", "住在昆明路那边，老房子。", "行吧，那再想想办法。"]
+    said = [(caller, 1.2, 3.2, "你好，有什么问题要帮你的？")]  # the agent's greeting, its vector on the caller's side
+    t = 4.0
+    for k in range(10):
+        base, text = (caller, caller_lines[k // 2]) if k % 2 == 0 else (agent, agent_lines[k // 2])
+        said.append((base, t, t + 2.0, text))
+        t += 2.5
+    pieces = [Piece(Segment("agent", a, b, text), v(base), b - a) for base, a, b, text in said]
+    out = decide(Pieces(pieces, None))
+    assert [s.speaker for s in out.segments[1:]] == [CUSTOMER, AGENT] * 5
