@@ -198,8 +198,9 @@ def _turn_text(view: CallView, seg: Segment, join: float = 1.5) -> str:
 
 
 def _turn_after(view: CallView, seg: Segment, join: float = 1.5) -> str:
-    """What the same speaker says next in seg's turn (gaps under `join` s)."""
-    segs = list(view.segments)
+    """What the same speaker says next in seg's turn (gaps under `join` s), in time order (never the order the
+    segments were handed in)."""
+    segs = sorted(view.segments, key=lambda x: (x.start, x.end, x.speaker, x.text))
     out = []
     for prev, nxt in zip(segs[segs.index(seg):], segs[segs.index(seg) + 1:]):
         if nxt.speaker != seg.speaker or nxt.start - prev.end >= join:
