@@ -39,9 +39,16 @@ def test_escalation_in_other_words_and_at_a_third_party_is_flagged(pack, said):
 @pytest.mark.parametrize("said", [
     "前些年为停电的事我也去过一趟信访办，后来你们修好了，那事早翻篇了。",
     "我家那口子嚷嚷着要去告你们，我给劝住了，就想问问啥时候来电。",
+    # the kind of person the caller is not
+    "我这个人不是动不动就投诉的，就想问问啥时候能修好。",
+    "你可别当俺是要告状，俺就是问问。",
 ])
 def test_past_and_quoted_escalation_is_not_flagged(pack, said):
     assert category_counted(pack, "risk.escalation", said) == []
+
+
+def test_the_mayors_mailbox_is_taken_higher(pack):
+    assert category_counted(pack, "risk.escalation", "行，我现在就在手机上给市长信箱写，把你这几句话原样写上去。")
 
 
 def test_a_threat_someone_else_made_at_the_caller_is_not_the_callers_escalation(pack):
@@ -129,6 +136,11 @@ def test_not_ours_said_with_where_to_turn_is_a_referral_and_bare_is_a_brushoff(p
     assert category_counted(pack, "etiquette.forbidden", "不归我们管，您可以以达1235找市场监管部门反映。") == []
 
 
+def test_not_ours_said_while_noting_it_and_passing_it_on_is_a_referral(pack):
+    said = "这个号码不归我们管，我们封不了。我这边会把您说的号码记一笔，转给公司做风险提示，您报警时一并讲。"
+    assert category_counted(pack, "etiquette.forbidden", said) == []
+
+
 def test_proper_referral_is_not_a_brushoff(pack):
     said = "燃气管道归燃气公司管，他们的抢修电话是九六七七七，我这边也给您记一笔，有用电的问题随时打给我们。"
     assert category_counted(pack, "etiquette.forbidden", said) == []
@@ -181,6 +193,10 @@ def test_must_report_said_plainly_is_flagged(pack, said):
     "我自己就在区里一个街道办上班，这些手续多少懂一点，就是想问问进度。",
     "我老婆今晚在报社上夜班，家里就我跟儿子。",
     "我们店就在北京西路，紧挨着街道办事处，门牌一百二十八号。",
+    # where the caller watched something; sparks and smoke said not to be there, also in southern words
+    "我刷短视频看到新闻说老家那边昨晚刮大风，想帮爸妈报个修。",
+    "表箱里啪地响了一声，火星子没见着，也没冒烟，我就没去动它。",
+    "刚才响了一下，冇冒烟也冇打火，我就冇去开那个箱子。",
 ])
 def test_neutral_mentions_are_not_reported(pack, said):
     assert category_counted(pack, "risk.report", said) == []

@@ -17,14 +17,16 @@ import re
 from dataclasses import dataclass
 
 SCOPES = ("negated", "past", "reported", "landmark", "settled", "destination", "workplace", "referred", "repeated", "asked",
-          "next_step")
+          "next_step", "seen")
 
 _CLAUSE_END = re.compile(r"[，。！？；、,.!?;…\s]|但是|可是|不过|结果|然后|所以|现在|这回|这次|今天")
 
 # Negators, and what may stand between a negator and the cue it negates
 # (不是要投诉, 不想去告, 没打算找领导, 也不是来找茬的).
-_NEGATORS = ("不是", "不可能", "不会", "不想", "不要", "不用", "不打算", "没打算", "没想", "没有", "用不着", "犯不着", "不至于", "并不", "别", "没", "不")
-_BRIDGE = set("是要想会去来再用必该能真就也都还跟和给找打为了说讲你您们他她我这那个谁记成当算")
+# 冇 / 冇得 / 没得 / 莫得: southern and south-western "not, have not" (冇冒烟也冇打火: gen9 r19)
+_NEGATORS = ("不是", "不可能", "不会", "不想", "不要", "不用", "不打算", "没打算", "没想", "没有", "用不着", "犯不着", "不至于", "并不", "别",
+             "没", "不", "冇得", "冇", "没得", "莫得")
+_BRIDGE = set("是要想会去来再用必该能真就也都还跟和给找打为了说讲你您们他她我俺这那个谁记成当算")
 _MAX_BRIDGE = 5
 
 # Past: a time word before the cue in its clause, or an experiential 过 right after it.
@@ -58,7 +60,8 @@ _WORK_AFTER = re.compile(r"^[^，。！？]{0,4}(上班|上夜班|上早班|值�
 # The verb is left open: ASR writes 打 as 达 (您可以以达1235找市场监管部门).
 _REFERRAL = re.compile(r"(可以|建议您?|麻烦您|您就)[^。！？]{0,10}(热线|电话|号码|[零一二三四五六七八九幺0-9]{3,}|"
                        r"部门|公司|局|所|中心|委员会|街道|物业|厂家|卖家|售后)|我(这边)?(也)?(可以)?(帮|给|替)您(登记|记下|记录|转|派|联系|留)|"
-                       r"但[^。！？]{0,12}我们(会|可以|也会)")
+                       r"但[^。！？]{0,12}我们(会|可以|也会)|"
+                       r"我(们)?(这边)?(会|也会|先|可以|马上)?把[^。！？]{0,12}(记一笔|记下|记录|登记|转给|转到|反映给|上报)")
 
 
 # Asking how it works, not threatening: "我打那个算投诉吗？", "一二三四五是那个市长热线吧？" (not "你信不信我去投诉？")
@@ -75,7 +78,7 @@ def _asked(text: str, c0: int, c1: int) -> bool:
 # Not knowing, then a firm step with a time: "具体原因我这里看不到，我不想随便给您猜。我现在就给您派一个核查工单，
 # 两个工作日内回复您" is no hedge (LABELS.md; issue #22, family 3). The step is an action that takes the matter on
 # (a work order, someone sent, a callback) and a time it will happen by; "我给您登记一下" without a time is not firm.
-_STEP = re.compile(r"(派|安排|登记|提交|建|下|转|报|约)[^。！？]{0,8}(工单|单子|师傅|抢修|人员|班组|核查|检测|检修|上门|现场)|"
+_STEP = re.compile(r"(派|安排|登记|提交|提|建|下|转|报|约)[^。！？]{0,8}(工单|单子|师傅|抢修|人员|班组|核查|检测|检修|上门|现场)|"
                    r"(回电|回复您|回您|给您回|打给您|联系您|通知您|给您打|答复您|去现场|到现场|上门)")
 _WHEN = re.compile(r"[零一二三四五六七八九十两半几0-9]+ *(分钟|个?钟头|个?小时|个?工作日|天|点)(之内|以内|内|前|之前|左右|到)?|"
                    r"今天|明天|今晚|上午|下午|马上|立刻|立即|尽快|现在就|这就")
@@ -156,6 +159,7 @@ class CueScope:
     repeated: bool = False
     asked: bool = False  # a question about how it works (我打那个算投诉吗？)
     next_step: bool = False  # a firm step with a time follows in the same turn (set by audit/detect/flags.py)
+    seen: bool = False  # the media named as where the caller saw or heard something (刷短视频看到新闻说, 在快手上刷着过)
 
     def any_of(self, scopes: tuple[str, ...]) -> str | None:
         """The first of `scopes` this cue is in (None: it counts)."""
@@ -179,8 +183,20 @@ def _sentence_prefix(text: str, start: int) -> str:
     return text[cut + 1 : start]
 
 
+_NOT_THE_KIND = re.compile(r"动不动就?|那种|那号|那样的?|这种")
+# the negation after the thing (火星子没见着，也没冒烟; 冒烟倒是没有)
+_NEGATED_AFTER = re.compile(r"^(子|儿)?(倒是|是|倒|也)?(没|冇|没有|冇得|没得)(见着|见著|看到|看见|见到|瞧见|发现|有|冒|出|起|着|著|闻到)")
+
+
+# Watching, not posting: 刷短视频看到新闻说…, 在快手上刷着过…, 电视上看见了 (gen9 r09, r16); 发快手上 is not
+_SEEN_BEFORE = re.compile(r"(看到|看见|刷到|刷着|刷|看|瞅见|瞧见|听到|听)(了|过)?[^，。！？发传放挂]{0,2}$")
+_SEEN_AFTER = re.compile(r"^(上|里)(面)?(也)?(刷|看|瞧|瞅|听)(到|见|着)?")
+
+
 def negated(prefix: str) -> bool:
     """A negator close before the cue, with only bridge words between (不是要投诉, 没打算去告)."""
+    # "我这个人不是动不动就投诉的", "俺不是那号要告状的人": a kind of person the caller is not
+    prefix = _NOT_THE_KIND.sub("", prefix)
     best = None
     for neg in _NEGATORS:
         i = prefix.rfind(neg)
@@ -216,7 +232,8 @@ def cue_scope(text: str, start: int, end: int, cue: str | None = None) -> CueSco
     past = bool(_PAST_BEFORE.search(prefix) or _PAST_AFTER.match(after) or _PAST_CLOSED.search(text[c0:c1]))
     settled = bool(_PAST_CLOSED.search(text[c0:c1])) or _settled_later(sentence, text[end:])
     landmark = (bool(_LANDMARK_AFTER.match(text[end:])) and not _GOING_TO.search(prefix)) or bool(_NEXT_TO.search(prefix))
-    return CueScope(negated=negated(prefix), past=past, reported=reported(sentence, prefix, text[start:end]), landmark=landmark, settled=settled,
+    return CueScope(negated=negated(prefix) or bool(_NEGATED_AFTER.match(after)), past=past,
+                    seen=bool(_SEEN_BEFORE.search(prefix) or _SEEN_AFTER.match(text[end:])), reported=reported(sentence, prefix, text[start:end]), landmark=landmark, settled=settled,
                     destination=bool(_PLACE_OR_MEDIA.search(cue or text[start:end]) and _TOWARD.search(prefix)), referred=referral_in(text),
                     asked=_asked(text, c0, c1),
                     workplace=bool(_RELATIVE_SUBJECT.search(prefix) or (_WORKS_AT.search(prefix) and _WORK_AFTER.match(after))))
