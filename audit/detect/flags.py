@@ -201,8 +201,9 @@ def _turn_after(view: CallView, seg: Segment, join: float = 1.5) -> str:
     """What the same speaker says next in seg's turn (gaps under `join` s), in time order (never the order the
     segments were handed in)."""
     segs = sorted(view.segments, key=lambda x: (x.start, x.end, x.speaker, x.text))
+    i = segs.index(seg)
     out = []
-    for prev, nxt in zip(segs[segs.index(seg):], segs[segs.index(seg) + 1:]):
+    for prev, nxt in zip(segs[i:], segs[i + 1:]):
         if nxt.speaker != seg.speaker or nxt.start - prev.end >= join:
             break
         out.append(nxt.text)

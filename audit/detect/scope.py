@@ -1,6 +1,6 @@
 """Does a cue count where it was said? Negation, past time, reported speech, a landmark, a settled matter,
 a destination, a workplace, a referral, a number read back, a question about how it works, a firm next
-step after not knowing.
+step after not knowing, the media as where the caller watched something.
 
 A keyword or a similar sentence says only that a topic came up: "我不是要投诉",
 "去年我投诉过一回" and "他说要打12345告我" all contain a complaint cue, and none
@@ -233,8 +233,9 @@ def cue_scope(text: str, start: int, end: int, cue: str | None = None) -> CueSco
     past = bool(_PAST_BEFORE.search(prefix) or _PAST_AFTER.match(after) or _PAST_CLOSED.search(text[c0:c1]))
     settled = bool(_PAST_CLOSED.search(text[c0:c1])) or _settled_later(sentence, text[end:])
     landmark = (bool(_LANDMARK_AFTER.match(text[end:])) and not _GOING_TO.search(prefix)) or bool(_NEXT_TO.search(prefix))
-    return CueScope(negated=negated(prefix) or bool(_NEGATED_AFTER.match(after)), past=past,
-                    seen=bool(_SEEN_BEFORE.search(prefix) or _SEEN_AFTER.match(text[end:])), reported=reported(sentence, prefix, text[start:end]), landmark=landmark, settled=settled,
+    seen = bool(_SEEN_BEFORE.search(prefix) or _SEEN_AFTER.match(text[end:]))
+    return CueScope(negated=negated(prefix) or bool(_NEGATED_AFTER.match(after)), past=past, seen=seen,
+                    reported=reported(sentence, prefix, text[start:end]), landmark=landmark, settled=settled,
                     destination=bool(_PLACE_OR_MEDIA.search(cue or text[start:end]) and _TOWARD.search(prefix)), referred=referral_in(text),
                     asked=_asked(text, c0, c1),
                     workplace=bool(_RELATIVE_SUBJECT.search(prefix) or (_WORKS_AT.search(prefix) and _WORK_AFTER.match(after))))
