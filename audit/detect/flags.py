@@ -534,7 +534,11 @@ def _speakers_unsure(view: CallView) -> bool:
 
 def apply_rules(pack: RulePack, view: CallView) -> list[Flag]:
     flags: list[Flag] = []
-    prime([x for r in pack.rules for x in (r.learned, r.when_learned) if x is not None], [seg.text for seg in view.segments])
+    texts = [seg.text for seg in view.segments]
+    # the agent's cut sentences read with their rest (eval_match) are scored in the same batch
+    texts += [seg.text + rest for seg in view.segments if seg.speaker == AGENT
+              and (rest := sentence_rest(seg.text, _turn_after(view, seg)))]
+    prime([x for r in pack.rules for x in (r.learned, r.when_learned) if x is not None], texts)
     unsure = _speakers_unsure(view)
     for rule in pack.rules:
         if applies(rule, view):
