@@ -210,8 +210,10 @@ def _turn_after(view: CallView, seg: Segment, join: float = 1.5) -> str:
     return "".join(out)
 
 
-_ENDS_SENTENCE = re.compile(r"[。！？!?；;]\s*$")
-_FIRST_SENTENCE = re.compile(r"^[^。！？!?；;]*[。！？!?；;]?")
+_END = "。！？!?；;"  # where a sentence ends (as audit/detect/learned.py cuts its units)
+_ENDS_SENTENCE = re.compile(rf"[{_END}]\s*$")
+_FIRST_SENTENCE = re.compile(rf"^[^{_END}]*[{_END}]?")
+_LAST_SENTENCE = re.compile(rf"[^{_END}]*$")
 _NOT_CONTENT = re.compile(r"[^\u4e00-\u9fff0-9]")
 # Only a short fragment, and only the agent's: with no length limit, or for callers' sentences too, a caller's
 # self-introduction diluted by what followed was lost (gen5-gen8 as heard, 2026-12-02: 6 labelled moments
@@ -225,9 +227,15 @@ def sentence_rest(text: str, after: str) -> str:
     same turn up to its first sentence end (at most CONTINUATION_CHARS), or nothing when text ends one."""
     if not after or _ENDS_SENTENCE.search(text):
         return ""
-    if len(_NOT_CONTENT.sub("", re.split(r"[。！？!?；;]", text)[-1])) > FRAGMENT_MAX:
+    if len(_NOT_CONTENT.sub("", _LAST_SENTENCE.search(text).group(0))) > FRAGMENT_MAX:
         return ""
     return _FIRST_SENTENCE.match(after).group(0)[:CONTINUATION_CHARS]
+
+
+def _read_whole(view: CallView, seg: Segment, after: str | None = None) -> str:
+    """seg's text as the classifiers read an agent's: a sentence cut at the segment's end with its rest.
+    `after`: what the agent says next in the turn, when the caller has it already."""
+    return seg.text + sentence_rest(seg.text, _turn_after(view, seg) if after is None else after)
 
 
 def _said_just_before(view: CallView, seg: Segment) -> str:
@@ -281,7 +289,7 @@ def eval_match(rule: Rule, view: CallView) -> list[Flag]:
             after = _turn_after(view, s) if "next_step" in rule.scope or rule.speaker == AGENT else ""
             # an agent's short sentence that ASR cut at a segment's end is read with its rest ("那就不是您一家的问题" +
             # "是线路上的事，我马上派人"): alone, a fragment reads like a brush-off
-            text = s.text + sentence_rest(s.text, after) if rule.speaker == AGENT else s.text
+            text = _read_whole(view, s, after) if rule.speaker == AGENT else s.text
             got = next((h for h in rule.learned.hits(text) if h.unit.start < len(s.text) and not (quotes and said_by_someone_else(h.unit.text))
                         and not (scoped_out and rule.pattern.hits(h.unit.text))
                         and not ("next_step" in rule.scope and firm_step_in(s.text[h.unit.end:] + after))), None)
@@ -534,10 +542,8 @@ def _speakers_unsure(view: CallView) -> bool:
 
 def apply_rules(pack: RulePack, view: CallView) -> list[Flag]:
     flags: list[Flag] = []
-    texts = [seg.text for seg in view.segments]
     # the agent's cut sentences read with their rest (eval_match) are scored in the same batch
-    texts += [seg.text + rest for seg in view.segments if seg.speaker == AGENT
-              and (rest := sentence_rest(seg.text, _turn_after(view, seg)))]
+    texts = [seg.text for seg in view.segments] + [_read_whole(view, seg) for seg in view.segments if seg.speaker == AGENT]
     prime([x for r in pack.rules for x in (r.learned, r.when_learned) if x is not None], texts)
     unsure = _speakers_unsure(view)
     for rule in pack.rules:

@@ -87,13 +87,7 @@ STEP_REACH = 60  # characters after the unsure sentence within the agent's turn 
 
 def firm_step_in(text: str) -> bool:
     """Does text (what the agent says next in the turn) hold a firm next step with a time (scope `next_step`)?"""
-    head = text[:STEP_REACH]
-    for m in _STEP.finditer(head):
-        sentence_start = max(head.rfind(c, 0, m.start()) for c in "。！？") + 1
-        ends = [i for i in (head.find(c, m.end()) for c in "。！？") if i >= 0]
-        if _WHEN.search(head[sentence_start:min(ends) if ends else len(head)]):
-            return True
-    return False
+    return any(_STEP.search(s) and _WHEN.search(s) for s in re.split(r"(?<=[。！？])", text[:STEP_REACH]))
 
 
 def referral_in(text: str) -> bool:
